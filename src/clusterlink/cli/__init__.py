@@ -1,0 +1,1 @@
+"""Command-line entry points: ``kosmosctl`` (users) and ``clusterlink`` (component daemons)."""
