@@ -115,7 +115,9 @@ class ClusterStatus(_Model):
 
 
 class Cluster(_Model):
-    api_version: Literal["kosmos.io/v1alpha1"] = Field(default=c.API_VERSION, alias="apiVersion")
+    api_version: Literal["kosmos.io/v1alpha1"] = Field(
+        default="kosmos.io/v1alpha1", alias="apiVersion"
+    )
     kind: Literal["Cluster"] = "Cluster"
     metadata: ObjectMeta
     spec: ClusterSpec = Field(default_factory=ClusterSpec)
@@ -149,7 +151,9 @@ class ClusterNodeStatus(_Model):
 
 
 class ClusterNode(_Model):
-    api_version: Literal["kosmos.io/v1alpha1"] = Field(default=c.API_VERSION, alias="apiVersion")
+    api_version: Literal["kosmos.io/v1alpha1"] = Field(
+        default="kosmos.io/v1alpha1", alias="apiVersion"
+    )
     kind: Literal["ClusterNode"] = "ClusterNode"
     metadata: ObjectMeta
     spec: ClusterNodeSpec = Field(default_factory=ClusterNodeSpec)
@@ -223,7 +227,9 @@ class NodeConfigStatus(_Model):
 
 
 class NodeConfig(_Model):
-    api_version: Literal["kosmos.io/v1alpha1"] = Field(default=c.API_VERSION, alias="apiVersion")
+    api_version: Literal["kosmos.io/v1alpha1"] = Field(
+        default="kosmos.io/v1alpha1", alias="apiVersion"
+    )
     kind: Literal["NodeConfig"] = "NodeConfig"
     metadata: ObjectMeta
     spec: NodeConfigSpec = Field(default_factory=NodeConfigSpec)

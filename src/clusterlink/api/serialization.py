@@ -49,7 +49,9 @@ def parse_object(document: Any, position: str = "<unnamed>") -> KosmosObject:
     model = KIND_MODELS.get(ref.kind)
     if model is None:
         known = ", ".join(sorted(KIND_MODELS))
-        raise InvalidObjectError(ref, [FieldError("kind", f"unknown kind; expected one of {known}")])
+        raise InvalidObjectError(
+            ref, [FieldError("kind", f"unknown kind; expected one of {known}")]
+        )
     try:
         return model.model_validate(document)
     except ValidationError as exc:

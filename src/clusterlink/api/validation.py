@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from clusterlink.api import constants as c
 from clusterlink.api.errors import ObjectRef, Problem, Severity
-from clusterlink.api.models import Cluster, ClusterNode, NodeConfigSpec
+from clusterlink.api.models import Arp, Cluster, ClusterNode, Fdb, NodeConfigSpec
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -90,9 +90,7 @@ def _check_cidr_list(
     return tuple(kept)
 
 
-def _check_tunnel_cidr(
-    text: str, family: c.Family, path: str, out: _Collector
-) -> IPNetwork | None:
+def _check_tunnel_cidr(text: str, family: c.Family, path: str, out: _Collector) -> IPNetwork | None:
     try:
         network = parse_network(text)
     except ValueError as exc:
@@ -282,7 +280,9 @@ def check_cluster_node(node: ClusterNode, cluster: ClusterCheck | None) -> NodeC
         return unusable(True)
     for family in missing:
         key = "spec.ip" if family == 4 else "spec.ip6"
-        out.add(key, f"missing: the node is linked over IPv{6 if family == 4 else 4} only", "warning")
+        out.add(
+            key, f"missing: the node is linked over IPv{6 if family == 4 else 4} only", "warning"
+        )
     pods = _check_cidr_list(spec.pod_cidrs, "spec.podCIDRs", out, families=cluster.families)
     return NodeCheck(ref, True, False, addresses, pods, tuple(out.problems))
 
@@ -294,6 +294,7 @@ def check_node_config_spec(spec: NodeConfigSpec, ref: ObjectRef) -> list[Problem
     """
     out = _Collector(ref)
     device_families: dict[str, int] = {}
+    family: int
     for i, device in enumerate(spec.devices):
         where = f"spec.devices[{i}]"
         if device.name not in c.DEVICE_FAMILY:
@@ -326,20 +327,24 @@ def check_node_config_spec(spec: NodeConfigSpec, ref: ObjectRef) -> list[Problem
         except ValueError:
             out.add(f"{where}.cidr", f"invalid CIDR {route.cidr!r}")
         _check_ip(route.gw, family, f"{where}.gw", out)
-    for list_name, entries in (("fdbs", spec.fdbs), ("arps", spec.arps)):
-        for i, entry in enumerate(entries):
-            where = f"spec.{list_name}[{i}]"
-            family = _check_dev(entry.dev, device_families, f"{where}.dev", out)
-            # FDB destinations are underlay addresses of the device's family too.
-            _check_ip(entry.ip, family, f"{where}.ip", out)
-            if not _MAC.match(entry.mac.lower()):
-                out.add(f"{where}.mac", f"invalid MAC {entry.mac!r}")
+    neighbours: list[tuple[str, Fdb | Arp]] = [
+        *((f"spec.fdbs[{i}]", entry) for i, entry in enumerate(spec.fdbs)),
+        *((f"spec.arps[{i}]", entry) for i, entry in enumerate(spec.arps)),
+    ]
+    for where, entry in neighbours:
+        family = _check_dev(entry.dev, device_families, f"{where}.dev", out)
+        # FDB destinations are underlay addresses of the device's family too.
+        _check_ip(entry.ip, family, f"{where}.ip", out)
+        if not _MAC.match(entry.mac.lower()):
+            out.add(f"{where}.mac", f"invalid MAC {entry.mac!r}")
     for i, rule in enumerate(spec.iptables):
         where = f"spec.iptables[{i}]"
         if rule.table != "nat":
             out.add(f"{where}.table", f"only the nat table is managed, not {rule.table!r}")
         if rule.chain not in ("PREROUTING", "POSTROUTING"):
-            out.add(f"{where}.chain", f"chain must be PREROUTING or POSTROUTING, not {rule.chain!r}")
+            out.add(
+                f"{where}.chain", f"chain must be PREROUTING or POSTROUTING, not {rule.chain!r}"
+            )
         if not rule.rule.strip() or not rule.rule.isprintable() or rule.rule.lstrip()[:1] != "-":
             out.add(f"{where}.rule", f"not an iptables rule specification: {rule.rule!r}")
     return out.problems
