@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit system-packages clean
+.PHONY: demo test lint typecheck unit system-packages clean crds
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -32,3 +32,7 @@ test: system-packages $(STAMP) lint typecheck
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+
+# The CRD manifests under deploy/crds are generated from the API models; tests fail when they drift.
+crds: $(STAMP)
+	$(PY) -m clusterlink.api.crds --write deploy/crds

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from clusterlink.api.constants import DEVICE_PORT, DEVICE_VNI
 from clusterlink.api.models import Cluster, ClusterNode, Device, NodeConfigSpec
 
 UPSTREAM_LOCAL = {"ip": "210.0.0.0/8", "ip6": "9480::/16"}
@@ -124,8 +125,8 @@ def pinned_macs() -> dict[str, NodeConfigSpec]:
                     addr="",
                     mac=f"aa:00:00:00:{node_id}:{suffix}",
                     bind_dev="eth0",
-                    id=0,
-                    port=0,
+                    id=DEVICE_VNI[dev],
+                    port=DEVICE_PORT[dev],
                 )
                 for dev, suffix in _MAC_SUFFIX.items()
             )

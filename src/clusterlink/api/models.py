@@ -175,8 +175,8 @@ class Device(_Model):
     addr: str
     mac: str
     bind_dev: str = Field(alias="bindDev")
-    id: int
-    port: int
+    id: int = Field(ge=1, le=2**24 - 1, description="VXLAN network identifier (VNI)")
+    port: int = Field(ge=1, le=65535, description="VXLAN UDP destination port")
 
 
 class Route(_Model):

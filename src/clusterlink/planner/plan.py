@@ -118,6 +118,7 @@ class NodePlan:
     """
 
     name: str
+    cluster: str
     devices: tuple[DeviceEntry, ...]
     iptables: tuple[RuleEntry, ...]
     own_routes: tuple[RouteEntry, ...] = ()
@@ -204,10 +205,22 @@ class NodePlan:
         }
 
 
-def plan_from_spec(name: str, spec: NodeConfigSpec) -> NodePlan:
+def node_config_document(plan: NodePlan) -> dict[str, Any]:
+    """The ``NodeConfig`` object of a plan, as the network-manager writes it."""
+    labels = {c.LABEL_CLUSTER: plan.cluster} if plan.cluster else {}
+    return {
+        "apiVersion": c.API_VERSION,
+        "kind": "NodeConfig",
+        "metadata": {"name": plan.name, "labels": labels},
+        "spec": plan.to_spec_document(),
+    }
+
+
+def plan_from_spec(name: str, cluster: str, spec: NodeConfigSpec) -> NodePlan:
     """A fixed plan equal to an existing spec (kept for nodes whose input is broken)."""
     return NodePlan(
         name=name,
+        cluster=cluster,
         devices=tuple(
             DeviceEntry(d.name, d.addr, d.mac, d.bind_dev, d.id, d.port) for d in spec.devices
         ),

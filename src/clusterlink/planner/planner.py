@@ -372,7 +372,7 @@ class Planner:
         spec = self._fallback.get(node)
         if spec is None:
             return ()
-        return plan_from_spec(node, spec).devices
+        return plan_from_spec(node, "", spec).devices
 
     # --- conflicts between clusters --------------------------------------------------
 
@@ -452,6 +452,7 @@ class Planner:
             mesh = BridgeMesh(self._snapshot, node, layout.name, role.families)
         return NodePlan(
             name=node,
+            cluster=layout.name,
             devices=layout.devices[node],
             iptables=layout.iptables[node],
             own_fdbs=layout.local_fdbs[node],
@@ -478,7 +479,8 @@ class Planner:
             if node in held:
                 self._held.add(node)
                 if old is None and node in self._fallback:
-                    self._plans[node] = plan_from_spec(node, self._fallback[node])
+                    cluster_name = self._nodes[node].spec.cluster_name
+                    self._plans[node] = plan_from_spec(node, cluster_name, self._fallback[node])
                     changed[node] = self._plans[node]
                 continue
             self._held.discard(node)
