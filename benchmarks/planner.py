@@ -67,7 +67,9 @@ def build_node(cluster: int, node: int, *, gateway: bool) -> ClusterNode:
     )
 
 
-def build_federation(mode: str, clusters: int, nodes: int) -> tuple[list[Cluster], list[ClusterNode]]:
+def build_federation(
+    mode: str, clusters: int, nodes: int
+) -> tuple[list[Cluster], list[ClusterNode]]:
     return (
         [build_cluster(c, mode) for c in range(clusters)],
         [build_node(c, n, gateway=n == 0) for c in range(clusters) for n in range(nodes)],
@@ -103,7 +105,11 @@ def run_case(case: str, *, incremental: bool, walk: bool) -> dict[str, Any]:
     started = time.perf_counter()
     plan = planner.load(cluster_objects, node_objects)
     seconds = time.perf_counter() - started
-    result: dict[str, Any] = {"case": case, **totals(dict(plan.nodes)), "seconds": round(seconds, 4)}
+    result: dict[str, Any] = {
+        "case": case,
+        **totals(dict(plan.nodes)),
+        "seconds": round(seconds, 4),
+    }
     if walk:
         started = time.perf_counter()
         walked = enumerate_all(dict(plan.nodes))
