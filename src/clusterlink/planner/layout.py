@@ -29,13 +29,24 @@ from clusterlink.planner.entries import DeviceEntry, NeighbourEntry, RouteEntry,
 
 @dataclass(frozen=True, slots=True)
 class Vtep:
-    """A bridge tunnel endpoint: how other bridge nodes reach ``node`` on ``dev``."""
+    """A bridge tunnel endpoint: how other bridge nodes reach ``node`` on ``dev``.
+
+    The three entries every peer needs are built once here and shared by all peers.
+    """
 
     node: str
-    underlay: str
-    mac: str
-    address: str
-    dev: str
+    flood: NeighbourEntry  # zero MAC: broadcast and unknown frames go to this VTEP
+    forward: NeighbourEntry  # the device's MAC is behind this VTEP
+    neighbour: NeighbourEntry  # ARP/NDP: the device's address has the device's MAC
+
+    @classmethod
+    def of(cls, node: str, underlay: str, device: DeviceEntry) -> Vtep:
+        return cls(
+            node,
+            NeighbourEntry(underlay, c.ZERO_MAC, device.name),
+            NeighbourEntry(underlay, device.mac, device.name),
+            NeighbourEntry(_address_of(device), device.mac, device.name),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,15 +190,7 @@ def build_layout(
         for family in (4, 6):
             device = by_name[name].get(c.bridge_device(family))
             if device is not None:
-                vteps[family].append(
-                    Vtep(
-                        name,
-                        nodes[name].addresses[family],
-                        device.mac,
-                        _address_of(device),
-                        device.name,
-                    )
-                )
+                vteps[family].append(Vtep.of(name, nodes[name].addresses[family], device))
     roles = {name: _role_of(cluster, name, gateway, by_name) for name in members}
     local_fdbs, local_arps = _local_star(members, gateway, roles, by_name, nodes)
     return ClusterLayout(

@@ -17,7 +17,7 @@ from typing import Any
 from clusterlink.api import constants as c
 from clusterlink.api.models import Arp, Device, Fdb, Iptables, NodeConfigSpec, Route
 from clusterlink.planner.entries import DeviceEntry, NeighbourEntry, RouteEntry, RuleEntry
-from clusterlink.planner.layout import ClusterLayout
+from clusterlink.planner.layout import ClusterLayout, Vtep
 
 
 @dataclass(frozen=True, eq=False, slots=True)
@@ -82,7 +82,7 @@ class BridgeMesh:
     cluster: str
     families: tuple[int, ...]
 
-    def _peers(self) -> Iterator[Any]:
+    def _peers(self) -> Iterator[Vtep]:
         snapshot = self.snapshot
         for source in snapshot.order:
             vteps = snapshot.layouts[source].vteps
@@ -93,12 +93,12 @@ class BridgeMesh:
 
     def fdbs(self) -> Iterator[NeighbourEntry]:
         for vtep in self._peers():
-            yield NeighbourEntry(vtep.underlay, c.ZERO_MAC, vtep.dev)
-            yield NeighbourEntry(vtep.underlay, vtep.mac, vtep.dev)
+            yield vtep.flood
+            yield vtep.forward
 
     def arps(self) -> Iterator[NeighbourEntry]:
         for vtep in self._peers():
-            yield NeighbourEntry(vtep.address, vtep.mac, vtep.dev)
+            yield vtep.neighbour
 
     def peer_count(self) -> int:
         own = self.snapshot.layouts[self.cluster].vteps
