@@ -88,6 +88,10 @@ class ClusterLinkOptions(_Model):
     default_nic_name: str = Field(default=c.AUTO_NIC, alias="defaultNICName")
     global_cidrs_map: dict[str, str] = Field(default_factory=dict, alias="globalCIDRsMap")
     autodetection_method: str = Field(default="", alias="autodetectionMethod")
+    # Our extension: when set, the controller-manager reports these instead of discovering
+    # them (upstream can only read service CIDRs from a kube-apiserver static pod).
+    pod_cidrs: list[str] | None = Field(default=None, alias="podCIDRs")
+    service_cidrs: list[str] | None = Field(default=None, alias="serviceCIDRs")
 
 
 class ClusterSpec(_Model):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import click
 
 from clusterlink import __version__
+from clusterlink.cli.apply import apply_command, delete_command
+from clusterlink.cli.get import get_command
 from clusterlink.cli.plan import plan_command
 
 
@@ -15,3 +17,6 @@ def main() -> None:
 
 
 main.add_command(plan_command)
+main.add_command(get_command)
+main.add_command(apply_command)
+main.add_command(delete_command)

@@ -39,12 +39,18 @@ def output_option(*formats: str) -> Any:
     )
 
 
-def print_documents(documents: Sequence[dict[str, Any]], output: str) -> None:
-    """Objects as a kubectl ``List`` (json) or multi-document YAML (yaml)."""
+def print_documents(
+    documents: Sequence[dict[str, Any]], output: str, *, as_list: bool = True
+) -> None:
+    """Objects as a kubectl ``List`` (json; one object alone when not ``as_list``) or
+    multi-document YAML (yaml)."""
     if output == "json":
-        click.echo(
-            json.dumps({"apiVersion": "v1", "kind": "List", "items": list(documents)}, indent=2)
+        payload = (
+            {"apiVersion": "v1", "kind": "List", "items": list(documents)}
+            if as_list
+            else documents[0]
         )
+        click.echo(json.dumps(payload, indent=2))
     else:
         click.echo(yaml.safe_dump_all(documents, sort_keys=False), nl=False)
 

@@ -135,7 +135,20 @@ class Planner:
 
     @property
     def plan(self) -> FederationPlan:
+        """A copy of the whole current plan (O(nodes); use the accessors in loops)."""
         return FederationPlan(dict(self._plans), frozenset(self._held), dict(self._problems))
+
+    def node_plan(self, name: str) -> NodePlan | None:
+        return self._plans.get(name)
+
+    def is_held(self, name: str) -> bool:
+        return name in self._held
+
+    def problems_of(self, ref: ObjectRef) -> tuple[Problem, ...]:
+        return self._problems.get(ref, ())
+
+    def all_problems(self) -> list[Problem]:
+        return [p for problems in self._problems.values() for p in problems]
 
     def load(
         self,

@@ -1,0 +1,1 @@
+"""Contract tests of the object store, run against every backend."""
