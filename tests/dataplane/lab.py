@@ -11,9 +11,9 @@ from __future__ import annotations
 import secrets
 import subprocess
 import sys
-from pathlib import Path
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from clusterlink.api.models import Arp, Device, Fdb, NodeConfigSpec, Route
 
