@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import signal
+import subprocess
+import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -46,3 +52,54 @@ def put(store: ObjectStore, obj: Cluster | ClusterNode) -> None:
         stored = store.update({**document, "metadata": current["metadata"]})
     if document.get("status"):
         store.update_status({**stored, "status": document["status"]})
+
+
+FAST_LEASE = ("--lease-duration", "1", "--renew-deadline", "0.6", "--retry-period", "0.1")
+
+
+def start_component(*arguments: str) -> subprocess.Popen[str]:
+    """``clusterlink ARGUMENTS...`` as a process: JSON logs on a pipe, probes on a free port."""
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "clusterlink.cli.components",
+            *arguments,
+            "--log-format",
+            "json",
+            "--probe-port",
+            "0",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def probe_port(process: subprocess.Popen[str]) -> int:
+    """The port a component process announced for its probes."""
+    assert process.stderr is not None
+    for line in process.stderr:
+        entry = json.loads(line)
+        if "/healthz" in entry["msg"]:
+            return int(entry["msg"].rsplit(" ", 1)[1])
+    raise AssertionError("the process never announced its probe port")
+
+
+def http_get(port: int, path: str) -> tuple[int, str]:
+    """Status and body of a GET on loopback."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as reply:
+            return int(reply.status), reply.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, ""
+
+
+def lease_holder(store: ObjectStore, name: str, namespace: str = "kosmos-system") -> str:
+    return str(store.get("Lease", name, namespace)["spec"]["holderIdentity"])
+
+
+def terminate(process: subprocess.Popen[str]) -> int:
+    """SIGTERM a process this test started (by PID) and wait for its exit code."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    return process.wait(timeout=15)

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-import json
-import signal
-import subprocess
-import sys
-import urllib.request
 from pathlib import Path
-from typing import IO
 
 import pytest
 
 from clusterlink.store import ObjectStore
-from tests.controllers.support import eventually, put, sqlite_store
+from tests.controllers.support import (
+    FAST_LEASE,
+    eventually,
+    http_get,
+    lease_holder,
+    probe_port,
+    put,
+    sqlite_store,
+    start_component,
+    terminate,
+)
 from tests.unit.federations import cluster, cluster_node
 
 
@@ -28,79 +32,34 @@ def store_path(tmp_path: Path) -> Path:
     return tmp_path / "control.db"
 
 
-def start_manager(store_path: Path, identity: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "clusterlink.cli.components",
-            "network-manager",
-            "--store",
-            f"sqlite://{store_path}?poll_interval=0.01",
-            "--identity",
-            identity,
-            "--log-format",
-            "json",
-            "--probe-port",
-            "0",
-            "--lease-duration",
-            "1",
-            "--renew-deadline",
-            "0.6",
-            "--retry-period",
-            "0.1",
-        ],
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def probe_port(stream: IO[str]) -> int:
-    for line in stream:
-        entry = json.loads(line)
-        if "/healthz" in entry["msg"]:
-            return int(entry["msg"].rsplit(" ", 1)[1])
-    raise AssertionError("the process never announced its probe port")
-
-
-def get(port: int, path: str) -> int:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as reply:
-            return int(reply.status)
-    except urllib.error.HTTPError as error:
-        return error.code
-
-
 def holder(store: ObjectStore) -> str:
-    lease = store.get("Lease", "network-manager", "kosmos-system")
-    return str(lease["spec"]["holderIdentity"])
+    return lease_holder(store, "network-manager")
 
 
 def test_leader_writes_follower_takes_over_on_sigterm(store_path: Path) -> None:
-    first = start_manager(store_path, "first")
-    second = start_manager(store_path, "second")
+    url = f"sqlite://{store_path}?poll_interval=0.01"
+    processes = {
+        identity: start_component(
+            "network-manager", "--store", url, "--identity", identity, *FAST_LEASE
+        )
+        for identity in ("first", "second")
+    }
     store = sqlite_store(store_path.parent)
     try:
-        assert first.stderr is not None
-        assert second.stderr is not None
-        ports = {"first": probe_port(first.stderr), "second": probe_port(second.stderr)}
+        ports = {identity: probe_port(process) for identity, process in processes.items()}
         eventually(lambda: len(store.list("NodeConfig").items) == 2)
         leader = eventually(lambda: holder(store))
         follower = "second" if leader == "first" else "first"
-        assert get(ports[leader], "/healthz") == 200
-        eventually(lambda: get(ports[leader], "/readyz") == 200)
-        assert get(ports[follower], "/readyz") == 503  # not leading: not serving
-        metrics = urllib.request.urlopen(f"http://127.0.0.1:{ports[leader]}/metrics").read()
-        assert b"clusterlink_network_manager_writes_total" in metrics
+        assert http_get(ports[leader], "/healthz")[0] == 200
+        eventually(lambda: http_get(ports[leader], "/readyz")[0] == 200)
+        assert http_get(ports[follower], "/readyz")[0] == 503  # not leading: not serving
+        assert "clusterlink_network_manager_writes_total" in http_get(ports[leader], "/metrics")[1]
 
-        (first if leader == "first" else second).send_signal(signal.SIGTERM)
-        assert (first if leader == "first" else second).wait(timeout=15) == 0
+        assert terminate(processes[leader]) == 0
         eventually(lambda: holder(store) == follower)
         store.delete("ClusterNode", "b-n1")
         eventually(lambda: len(store.list("NodeConfig").items) == 1)
     finally:
-        for process in (first, second):
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                process.wait(timeout=15)
+        for process in processes.values():
+            terminate(process)
         store.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from clusterlink.cli.process import Component, common_options, open_component_store, run_component
+from clusterlink.cli.process import ProcessOptions, common_options, component_store, run_component
 from clusterlink.controllers.agent import Agent
 
 
@@ -30,9 +30,7 @@ from clusterlink.controllers.agent import Agent
 def agent_run(
     *,
     store_url: str,
-    probe_port: int,
-    log_format: str,
-    verbose: bool,
+    process: ProcessOptions,
     cluster: str,
     node: str,
     netns: str | None,
@@ -40,23 +38,13 @@ def agent_run(
     detect_interface: bool,
 ) -> None:
     """Keep this node equal to its NodeConfig <cluster>-<node>, and report its status."""
-    store = open_component_store(store_url)
-    agent = Agent(
-        store,
-        cluster,
-        node,
-        netns=netns,
-        resync_period=resync_period,
-        detect_interface=detect_interface,
-    )
-    component = Component(agent.start, agent.stop, lambda: agent.ready, agent.metrics.registry)
-    try:
-        run_component(
-            "agent",
-            component,
-            probe_port=probe_port,
-            log_format=log_format,  # type: ignore[arg-type]
-            verbose=verbose,
+    with component_store(store_url) as store:
+        agent = Agent(
+            store,
+            cluster,
+            node,
+            netns=netns,
+            resync_period=resync_period,
+            detect_interface=detect_interface,
         )
-    finally:
-        store.close()
+        run_component("agent", agent, process)

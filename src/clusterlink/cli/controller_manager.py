@@ -11,11 +11,11 @@ from typing import Any
 import click
 
 from clusterlink.cli.process import (
-    Component,
+    ProcessOptions,
     common_options,
+    component_store,
     leader_elector,
     lease_options,
-    open_component_store,
     run_component,
 )
 from clusterlink.controllers.controller_manager import ControllerManager
@@ -40,28 +40,11 @@ def controller_manager(
     store_url: str,
     member_store_url: str,
     cluster: str,
-    probe_port: int,
-    log_format: str,
-    verbose: bool,
+    process: ProcessOptions,
     workers: int,
     **lease: Any,
 ) -> None:
     """Publish this member's Nodes as ClusterNodes and its pod/service CIDRs on its Cluster."""
-    control = open_component_store(store_url)
-    member = open_component_store(member_store_url)
-    manager = ControllerManager(control, member, cluster, workers=workers)
-    component = Component(
-        manager.start, manager.stop, lambda: manager.ready, manager.metrics.registry
-    )
-    try:
-        run_component(
-            "controller-manager",
-            component,
-            probe_port=probe_port,
-            log_format=log_format,  # type: ignore[arg-type]
-            verbose=verbose,
-            elector=leader_elector(member, lease),
-        )
-    finally:
-        member.close()
-        control.close()
+    with component_store(store_url) as control, component_store(member_store_url) as member:
+        manager = ControllerManager(control, member, cluster, workers=workers)
+        run_component("controller-manager", manager, process, leader_elector(member, lease))

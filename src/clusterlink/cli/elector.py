@@ -12,14 +12,14 @@ from typing import Any
 import click
 
 from clusterlink.cli.process import (
-    Component,
+    ProcessOptions,
     common_options,
+    component_store,
     lease_options,
-    open_component_store,
     run_component,
 )
-from clusterlink.controllers.elector import LEASE_NAME, GatewayElector, GatewayRoleKeeper
-from clusterlink.controllers.leader import LeaseTiming
+from clusterlink.controllers.elector import LEASE_NAME, GatewayRoleKeeper
+from clusterlink.controllers.leader import LeaderElector, LeaseTiming
 
 
 @click.command("elector")
@@ -50,9 +50,7 @@ def elector(
     cluster: str,
     node: str,
     resync_period: float,
-    probe_port: int,
-    log_format: str,
-    verbose: bool,
+    process: ProcessOptions,
     **lease: Any,
 ) -> None:
     """Keep the gateway role on this node's ClusterNode while this replica holds the Lease."""
@@ -67,27 +65,9 @@ def elector(
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    control = open_component_store(store_url)
-    member = open_component_store(member_store_url)
-    keeper = GatewayRoleKeeper(control, cluster, node, resync_period=resync_period)
-    candidate = GatewayElector(
-        member,
-        lease["lease_name"],
-        lease["lease_namespace"],
-        lease["identity"],
-        timing,
-        keeper=keeper,
-    )
-    component = Component(keeper.start, keeper.stop, lambda: keeper.ready, keeper.metrics.registry)
-    try:
-        run_component(
-            "elector",
-            component,
-            probe_port=probe_port,
-            log_format=log_format,  # type: ignore[arg-type]
-            verbose=verbose,
-            elector=candidate,
+    with component_store(store_url) as control, component_store(member_store_url) as member:
+        keeper = GatewayRoleKeeper(control, cluster, node, resync_period=resync_period)
+        candidate = LeaderElector(
+            member, lease["lease_name"], lease["lease_namespace"], lease["identity"], timing
         )
-    finally:
-        member.close()
-        control.close()
+        run_component("elector", keeper, process, candidate)

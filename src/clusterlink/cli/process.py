@@ -1,20 +1,23 @@
 """What every component process shares: flags, logging, probes, signals, leader election.
 
-A component is a ``start``/``stop`` pair plus a readiness check; :func:`run_component`
-runs it until SIGTERM/SIGINT, behind leader election when asked, and exits non-zero when
-it loses the lease (so that Kubernetes restarts it as a follower, as client-go does).
+A component is anything with ``start``, ``stop``, ``ready`` and ``metrics.registry``;
+:func:`run_component` runs it until SIGTERM/SIGINT, behind leader election when asked, and
+exits non-zero when it loses the lease (so that Kubernetes restarts it as a follower, as
+client-go does).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import signal
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import click
 from prometheus_client import CollectorRegistry
@@ -29,16 +32,47 @@ log = logging.getLogger(__name__)
 EXIT_LOST_LEASE = 3
 
 
-@dataclass
-class Component:
-    start: Callable[[], None]
-    stop: Callable[[], None]
-    is_ready: Callable[[], bool]
-    registry: CollectorRegistry
+class _Metrics(Protocol):
+    @property
+    def registry(self) -> CollectorRegistry: ...
+
+
+class Component(Protocol):
+    """What :func:`run_component` runs: every controller of this package fits."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    @property
+    def ready(self) -> bool: ...
+
+    @property
+    def metrics(self) -> _Metrics: ...
+
+
+@dataclass(frozen=True)
+class ProcessOptions:
+    """The flags of :func:`common_options` other than ``--store``."""
+
+    probe_port: int
+    log_format: LogFormat
+    verbose: bool
 
 
 def common_options(function: Callable[..., Any]) -> Callable[..., Any]:
-    """``--store``, probes and logging flags shared by every component command."""
+    """``--store``, probes and logging flags shared by every component command.
+
+    The command receives ``store_url`` and ``process`` (a :class:`ProcessOptions`).
+    """
+
+    @functools.wraps(function)
+    def with_process_options(
+        *args: Any, probe_port: int, log_format: LogFormat, verbose: bool, **kwargs: Any
+    ) -> Any:
+        process = ProcessOptions(probe_port, log_format, verbose)
+        return function(*args, process=process, **kwargs)
+
     options = [
         click.option(
             "--store",
@@ -59,9 +93,10 @@ def common_options(function: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option("-v", "--verbose", is_flag=True, help="Debug logging."),
     ]
+    decorated: Callable[..., Any] = with_process_options
     for option in reversed(options):
-        function = option(function)
-    return function
+        decorated = option(decorated)
+    return decorated
 
 
 def lease_options(default_name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -93,31 +128,36 @@ def lease_options(default_name: str) -> Callable[[Callable[..., Any]], Callable[
     return decorate
 
 
-def open_component_store(url: str) -> ObjectStore:
+@contextmanager
+def component_store(url: str) -> Iterator[ObjectStore]:
+    """An open store, closed when the component ends; a clear error when it cannot open."""
     try:
-        return open_store(url)
+        store = open_store(url)
     except (StoreError, ValueError) as exc:
         raise click.ClickException(f"cannot open store {url}: {exc}") from None
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 def run_component(
     name: str,
     component: Component,
-    *,
-    probe_port: int,
-    log_format: LogFormat,
-    verbose: bool,
+    process: ProcessOptions,
     elector: LeaderElector | None = None,
 ) -> None:
     """Run until a signal (exit 0) or a lost lease (exit 3)."""
-    configure_logging(name, log_format, verbose)
+    configure_logging(name, process.log_format, process.verbose)
     stopping = threading.Event()
     lost_lease = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopping.set())
     probes = None
-    if probe_port >= 0:
-        probes = ProbeServer(component.registry, component.is_ready, probe_port)
+    if process.probe_port >= 0:
+        probes = ProbeServer(
+            component.metrics.registry, lambda: component.ready, process.probe_port
+        )
         probes.start()
         log.info("serving /healthz, /readyz and /metrics on port %d", probes.port)
     if elector is None:
@@ -134,9 +174,9 @@ def run_component(
         elector.start()
     stopping.wait()
     log.info("stopping")
+    component.stop()  # no more writes before another replica may take the lease
     if elector is not None:
         elector.stop(release=True)
-    component.stop()
     if probes is not None:
         probes.stop()
     if lost_lease.is_set():

@@ -165,7 +165,7 @@ def _flannel_networks(text: object, where: str) -> Iterable[str]:
 
 def node_pod_cidrs(nodes: Sequence[Mapping[str, Any]]) -> Finding | None:
     """The union of every Node's ``spec.podCIDRs``, adjacent blocks merged."""
-    with_cidrs = [node for node in nodes if _node_cidr_values(node)]
+    with_cidrs = [node for node in nodes if pod_cidrs_of(node)]
     if not with_cidrs:
         return None
 
@@ -173,7 +173,7 @@ def node_pod_cidrs(nodes: Sequence[Mapping[str, Any]]) -> Finding | None:
         networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
         for node in with_cidrs:
             where = f'Node "{_name_of(node)}" spec.podCIDRs'
-            networks += map(ipaddress.ip_network, canonical_cidrs(_node_cidr_values(node), where))
+            networks += map(ipaddress.ip_network, canonical_cidrs(pod_cidrs_of(node), where))
         v4 = [n for n in networks if isinstance(n, ipaddress.IPv4Network)]
         v6 = [n for n in networks if isinstance(n, ipaddress.IPv6Network)]
         merged = [*ipaddress.collapse_addresses(v4), *ipaddress.collapse_addresses(v6)]
@@ -182,7 +182,7 @@ def node_pod_cidrs(nodes: Sequence[Mapping[str, Any]]) -> Finding | None:
     return _attempt(read, f"spec.podCIDRs of {len(with_cidrs)} Node(s)")
 
 
-def _node_cidr_values(node: Mapping[str, Any]) -> list[Any]:
+def pod_cidrs_of(node: Mapping[str, Any]) -> list[Any]:
     """``spec.podCIDRs``, or the legacy single ``spec.podCIDR``."""
     values = _nested(node, "spec", "podCIDRs")
     if isinstance(values, list) and values:

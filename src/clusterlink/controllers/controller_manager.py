@@ -37,10 +37,11 @@ from clusterlink.controllers.cidr_discovery import (
     discover_pod_cidrs,
     discover_service_cidrs,
     is_apiserver_pod,
+    pod_cidrs_of,
 )
 from clusterlink.controllers.informer import Informer
 from clusterlink.controllers.queue import WorkQueue
-from clusterlink.store.errors import NotFoundError, StoreError
+from clusterlink.store.errors import ConflictError, NotFoundError, StoreError
 from clusterlink.store.protocol import EventType, ObjectStore
 
 log = logging.getLogger(__name__)
@@ -80,15 +81,6 @@ def internal_ips(node: Mapping[str, Any]) -> tuple[str, str]:
     return ipv4, ipv6
 
 
-def node_pod_cidrs(node: Mapping[str, Any]) -> list[str]:
-    """``spec.podCIDRs`` (or the legacy ``spec.podCIDR``) as written by Kubernetes."""
-    spec = node.get("spec") or {}
-    cidrs = spec.get("podCIDRs")
-    if isinstance(cidrs, list) and cidrs:
-        return [str(cidr) for cidr in cidrs]
-    return [str(spec["podCIDR"])] if spec.get("podCIDR") else []
-
-
 def cluster_node_name(cluster: str, node: str) -> str:
     return f"{cluster}-{node}"
 
@@ -104,7 +96,7 @@ def new_cluster_node(cluster: str, node: Mapping[str, Any]) -> dict[str, Any]:
         "spec": {
             "clusterName": cluster,
             "nodeName": name,
-            "podCIDRs": node_pod_cidrs(node),
+            "podCIDRs": [str(cidr) for cidr in pod_cidrs_of(node)],
             "ip": ipv4,
             "ip6": ipv6,
         },
@@ -121,7 +113,7 @@ def cluster_node_patch(
     wanted: dict[str, Any] = {
         "clusterName": cluster,
         "nodeName": node["metadata"]["name"],
-        "podCIDRs": node_pod_cidrs(node),
+        "podCIDRs": [str(cidr) for cidr in pod_cidrs_of(node)],
     }
     if ipv4 and not spec.get("ip"):
         wanted["ip"] = ipv4
@@ -389,7 +381,9 @@ class ControllerManager:
             except StoreError as exc:
                 self.metrics.reconciles.labels(key[0], "error").inc()
                 delay = self._queue.retry(key)
-                log.warning("reconciling %s %s failed (%s); retrying in %.2fs", *key, exc, delay)
+                # A conflict usually means the cache has not yet seen our own last write.
+                level = logging.DEBUG if isinstance(exc, ConflictError) else logging.WARNING
+                log.log(level, "reconciling %s %s failed (%s); retrying in %.2fs", *key, exc, delay)
             finally:
                 self.metrics.reconcile_seconds.labels(key[0]).observe(time.perf_counter() - started)
                 self._queue.done(key)

@@ -132,7 +132,12 @@ class GatewayRoleKeeper:
             self._dirty.set()
             self._informer = Informer(self.store, "ClusterNode", self._on_event)
             self._informer.start()
-            self._thread = threading.Thread(target=self._run, name="gateway-role", daemon=True)
+            self._thread = threading.Thread(
+                target=self._run,
+                args=(self._informer, self._stopping),
+                name="gateway-role",
+                daemon=True,
+            )
             self._thread.start()
         log.info("leading: keeping the gateway role of %s on %s", self.cluster, self.own_name)
 
@@ -157,9 +162,7 @@ class GatewayRoleKeeper:
         if cluster_of(obj) == self.cluster or obj["metadata"]["name"] == self.own_name:
             self._dirty.set()
 
-    def _run(self) -> None:
-        informer, stopping = self._informer, self._stopping
-        assert informer is not None
+    def _run(self, informer: Informer, stopping: threading.Event) -> None:
         while not informer.wait_for_sync(0.5):
             if stopping.is_set():
                 return
@@ -237,28 +240,15 @@ class GatewayRoleKeeper:
         )
 
 
-@dataclass
-class GatewayElector(LeaderElector):
-    """A candidate for the elector Lease that stops its keeper *before* it lets the lease go,
-    so the next leader's first pass never races a last pass of this one."""
-
-    keeper: GatewayRoleKeeper | None = None
-
-    def stop(self, *, release: bool = True) -> None:
-        if self.keeper is not None:
-            self.keeper.stop()
-        super().stop(release=release)
-
-
 def gateway_elector(
     keeper: GatewayRoleKeeper,
     member: ObjectStore,
     identity: str,
     timing: LeaseTiming | None = None,
-) -> GatewayElector:
+) -> LeaderElector:
     """A candidate in the member store that runs ``keeper`` while it leads (in-process use;
     ``clusterlink elector`` exits instead when it loses the lease, as client-go does)."""
-    return GatewayElector(
+    return LeaderElector(
         member,
         LEASE_NAME,
         LEASE_NAMESPACE,
@@ -266,5 +256,4 @@ def gateway_elector(
         timing or LeaseTiming(),
         on_started_leading=keeper.start,
         on_stopped_leading=keeper.stop,
-        keeper=keeper,
     )

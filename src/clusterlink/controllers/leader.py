@@ -75,12 +75,15 @@ class LeaderElector:
         self._thread.start()
 
     def stop(self, *, release: bool = True) -> None:
+        """Stop campaigning. The work done while leading stops (``on_stopped_leading``)
+        *before* the lease is released, so the next leader never overlaps with it."""
         self._stopping.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
-        if release and self._leading.is_set():
-            self._release()
+        was_leading = self._leading.is_set()
         self._set_leading(False)
+        if release and was_leading:
+            self._release()
 
     def run(self) -> None:
         while not self._stopping.is_set():

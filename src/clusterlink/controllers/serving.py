@@ -26,7 +26,10 @@ class ProbeServer:
         handler = _handler_for(registry, is_ready)
         self._server = ThreadingHTTPServer((address, port), handler)
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="probe-server", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name="probe-server",
+            daemon=True,
         )
 
     @property
