@@ -12,13 +12,23 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# Tools the data plane and the lab call, and the Debian packages that ship them.
+SYSTEM_TOOLS := ip:iproute2 bridge:iproute2 iptables:iptables ip6tables:iptables nft:nftables \
+	ping:iputils-ping nsenter:util-linux sysctl:procps
+
 system-packages:
-	@if ! command -v iptables >/dev/null || ! command -v ip >/dev/null || ! command -v bridge >/dev/null; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2 iptables nftables >/dev/null; \
+	@missing=""; for pair in $(SYSTEM_TOOLS); do \
+		command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair##*:}"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-demo: $(STAMP)
-	$(VENV)/bin/kosmosctl plan -f examples/gateway-two-clusters.yaml -o table
+# The lab: a 2-cluster mixed-mode dual-stack federation in network namespaces, every
+# component a real process; prints what exists, the cross-cluster ping matrix, then removes it.
+demo: system-packages $(STAMP)
+	$(VENV)/bin/kosmosctl lab demo
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks

@@ -152,3 +152,18 @@ def test_an_unreadable_update_keeps_the_last_valid_version(
     assert "spec.clusterLinkOptions.networkType" in valid["message"]
     assert "last valid version" in valid["message"]
     assert stored_specs(store) == expected
+
+
+def test_objects_created_later_get_their_valid_condition(
+    store: ObjectStore, manager: NetworkManager
+) -> None:
+    eventually(lambda: manager.ready)
+    put(store, cluster("c", "p2p", ["10.3.0.0/16"], []))
+    put(store, cluster_node("c-n1", "c", "192.168.3.1", gateway=True))
+    valid = eventually(lambda: condition(store, "Cluster", "c"))
+    assert (valid["status"], valid["reason"]) == ("True", "NoProblems")
+    assert eventually(lambda: condition(store, "ClusterNode", "c-n1"))["status"] == "True"
+    put(store, cluster("d", "p2p", [], [], pod_cidrs_override=["10.300.0.0/16"]))
+    invalid = eventually(lambda: condition(store, "Cluster", "d"))
+    assert "spec.clusterLinkOptions.podCIDRs[0]" in invalid["message"]
+    assert invalid["status"] == "False"

@@ -30,6 +30,7 @@ def cluster(
     global_map: dict[str, str] | None = None,
     local: dict[str, str] | None = None,
     bridge: dict[str, str] | None = None,
+    pod_cidrs_override: list[str] | None = None,
 ) -> Cluster:
     options: dict[str, Any] = {
         "networkType": network_type,
@@ -39,6 +40,8 @@ def cluster(
     }
     if global_map:
         options["globalCIDRsMap"] = global_map
+    if pod_cidrs_override is not None:
+        options["podCIDRs"] = pod_cidrs_override
     return Cluster.model_validate(
         {
             "metadata": {"name": name},

@@ -167,6 +167,17 @@ def check_cluster(cluster: Cluster) -> ClusterCheck:
         out,
         families=families,
     )
+    for key, override in (("podCIDRs", options.pod_cidrs), ("serviceCIDRs", options.service_cidrs)):
+        if override:
+            _check_cidr_list(override, f"{opts}.{key}", out, families=frozenset((4, 6)))
+    if not pods:
+        out.add(
+            f"{status}.podCIDRs",
+            "no pod CIDR of the cluster's IP family is known yet: other clusters cannot "
+            "check routes against them (the controller-manager reports them, or set "
+            f"{opts}.podCIDRs)",
+            "warning",
+        )
     for text, network in pods + services:
         for space in (*local.values(), *bridge.values()):
             if networks_overlap(space, network):

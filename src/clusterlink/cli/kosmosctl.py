@@ -7,6 +7,7 @@ import click
 from clusterlink import __version__
 from clusterlink.cli.apply import apply_command, delete_command
 from clusterlink.cli.get import get_command
+from clusterlink.cli.lab import lab
 from clusterlink.cli.plan import plan_command
 
 
@@ -20,3 +21,4 @@ main.add_command(plan_command)
 main.add_command(get_command)
 main.add_command(apply_command)
 main.add_command(delete_command)
+main.add_command(lab)
