@@ -310,8 +310,8 @@ class NetworkManager:
             self._queue.add(("NodeConfig", name))
         for ref in delta.problems:
             self._queue.add((ref.kind, ref.name))
-        for obj in (*upsert_clusters, *upsert_nodes):  # a new object needs its first condition
-            self._queue.add((obj.kind, obj.name))
+        for upserted in (*upsert_clusters, *upsert_nodes):  # new objects need a first condition
+            self._queue.add((upserted.kind, upserted.name))
 
     # --- writing -----------------------------------------------------------------------
 
