@@ -310,8 +310,9 @@ class NetworkManager:
             self._queue.add(("NodeConfig", name))
         for ref in delta.problems:
             self._queue.add((ref.kind, ref.name))
-        for upserted in (*upsert_clusters, *upsert_nodes):  # new objects need a first condition
-            self._queue.add((upserted.kind, upserted.name))
+        upserted: list[Cluster | ClusterNode] = [*upsert_clusters, *upsert_nodes]
+        for obj in upserted:  # a new object needs its first condition
+            self._queue.add((obj.kind, obj.name))
 
     # --- writing -----------------------------------------------------------------------
 
