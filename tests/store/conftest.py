@@ -1,7 +1,10 @@
 """The backends the contract suite runs against, and a store of each opened per test.
 
-A backend joins the suite by adding one :class:`Backend` to ``BACKENDS``; tests only ever
-see a URL and :func:`clusterlink.store.open_store`, as components do.
+A backend joins the suite with one entry in ``BACKENDS``: a fixture body yielding a
+:class:`Backend`; tests only ever see a URL and :func:`clusterlink.store.open_store`, as
+components do. The ``kube`` backend runs against :mod:`.kube_emulator` (see its docstring
+for what that can and cannot check). A contract test that asserts something a real API
+server does not do is marked ``pytest.mark.kube_differs(reason)`` and skipped on ``kube``.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from pathlib import Path
 import pytest
 
 from clusterlink.store import ObjectStore, open_store
+
+from .kube_emulator import KubeEmulator
 
 
 @dataclass(frozen=True)
@@ -30,13 +35,40 @@ def _sqlite_url(directory: Path, history: int | None) -> str:
     return f"sqlite://{directory / 'cluster.db'}?{options}"
 
 
-BACKENDS = [Backend("sqlite", _sqlite_url)]
+def _sqlite(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    yield Backend("sqlite", _sqlite_url)
 
 
-@pytest.fixture(params=BACKENDS, ids=lambda backend: backend.name)
-def backend(request: pytest.FixtureRequest) -> Backend:
-    chosen: Backend = request.param
-    return chosen
+def _kube(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    marker = request.node.get_closest_marker("kube_differs")
+    if marker is not None:
+        pytest.skip(f"a real API server differs: {marker.args[0]}")
+    emulator: KubeEmulator = request.getfixturevalue("kube_emulator")
+    with emulator.clusters() as clusters:
+        yield Backend("kube", clusters.url_for)
+
+
+BACKENDS: dict[str, Callable[[pytest.FixtureRequest], Iterator[Backend]]] = {
+    "sqlite": _sqlite,
+    "kube": _kube,
+}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "kube_differs(reason): the contract asserts what a real API server does not"
+    )
+
+
+@pytest.fixture(scope="session")
+def kube_emulator() -> Iterator[KubeEmulator]:
+    with KubeEmulator.serving() as emulator:
+        yield emulator
+
+
+@pytest.fixture(params=list(BACKENDS))
+def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    yield from BACKENDS[request.param](request)
 
 
 @pytest.fixture

@@ -1,0 +1,1 @@
+"""Generated manifests: schema-valid, least privilege, matching the components they run."""
