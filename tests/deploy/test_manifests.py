@@ -199,7 +199,7 @@ def test_every_container_command_is_accepted_by_the_clusterlink_cli(
         command = found
     context = command.make_context(name, arguments)
 
-    stores = [v for k, v in context.params.items() if k.endswith("store_url")]
+    stores = [v for k, v in context.params.items() if k == "store" or k.endswith("store_url")]
     assert stores
     for url in stores:
         assert parse_kube_url(url)

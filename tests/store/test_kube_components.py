@@ -12,7 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from clusterlink.cli.kosmosctl import main
 from clusterlink.store import ObjectStore, open_store
 from tests.controllers.support import eventually, put
 from tests.unit.federations import cluster, cluster_node
@@ -79,3 +81,17 @@ def test_the_network_manager_process_writes_nodeconfigs_through_the_api(
 
     assert lease["spec"]["holderIdentity"] == "manager-under-test"
     assert process.returncode == 0, errors.decode()
+
+
+def test_kosmosctl_reaches_the_api_server_through_kubeconfig_and_context(
+    emulated: EmulatedCluster, control: ObjectStore
+) -> None:
+    put(control, cluster("a", "gateway", ["10.1.0.0/16"], ["11.1.0.0/16"]))
+    result = CliRunner().invoke(main, ["get", "clusters", "--kubeconfig", str(emulated.kubeconfig)])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines()[1].split()[:3] == ["a", "gateway", "ipv4"]
+    result = CliRunner().invoke(
+        main, ["get", "clusters", "--kubeconfig", str(emulated.kubeconfig), "--context", "nope"]
+    )
+    assert result.exit_code == 2
+    assert "nope" in result.stderr

@@ -23,6 +23,7 @@ import click
 from prometheus_client import CollectorRegistry
 
 from clusterlink.cli.logs import LogFormat, configure_logging
+from clusterlink.cli.store_access import store_option
 from clusterlink.controllers.leader import LeaderElector, LeaseTiming
 from clusterlink.controllers.serving import ProbeServer
 from clusterlink.store import ObjectStore, StoreError, open_store
@@ -61,7 +62,7 @@ class ProcessOptions:
 
 
 def common_options(function: Callable[..., Any]) -> Callable[..., Any]:
-    """``--store``, probes and logging flags shared by every component command.
+    """The store flags (:func:`store_option`), probes and logging flags of every component.
 
     The command receives ``store_url`` and ``process`` (a :class:`ProcessOptions`).
     """
@@ -74,13 +75,6 @@ def common_options(function: Callable[..., Any]) -> Callable[..., Any]:
         return function(*args, process=process, **kwargs)
 
     options = [
-        click.option(
-            "--store",
-            "store_url",
-            required=True,
-            envvar="CLUSTERLINK_STORE",
-            help="Store URL, e.g. sqlite:///var/lib/kosmos/control.db.",
-        ),
         click.option(
             "--probe-port",
             type=int,
@@ -96,7 +90,7 @@ def common_options(function: Callable[..., Any]) -> Callable[..., Any]:
     decorated: Callable[..., Any] = with_process_options
     for option in reversed(options):
         decorated = option(decorated)
-    return decorated
+    return store_option(decorated)
 
 
 def lease_options(default_name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
