@@ -15,7 +15,7 @@ from typing import TypeVar
 
 from clusterlink.api.models import Cluster, ClusterNode
 from clusterlink.api.serialization import to_document
-from clusterlink.store import ObjectStore, open_store
+from clusterlink.store import ObjectStore, UnavailableError, Watch, open_store
 
 T = TypeVar("T")
 WAIT_SECONDS = 15.0
@@ -103,3 +103,36 @@ def terminate(process: subprocess.Popen[str]) -> int:
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
     return process.wait(timeout=15)
+
+
+class UnreachableStore:
+    """Wraps a store; after :meth:`go_down` every call fails as an unreachable API would,
+    and open watches are cut, until :meth:`come_back`."""
+
+    def __init__(self, store: ObjectStore) -> None:
+        self._store = store
+        self._watches: list[Watch] = []
+        self.down = False
+
+    def go_down(self) -> None:
+        self.down = True
+        for watch in self._watches:
+            watch.stop()
+
+    def come_back(self) -> None:
+        self.down = False
+
+    def __getattr__(self, name: str) -> object:
+        target = getattr(self._store, name)
+        if not callable(target) or name == "close":
+            return target
+
+        def call(*args: object, **kwargs: object) -> object:
+            if self.down:
+                raise UnavailableError("the store is unreachable (test)")
+            result = target(*args, **kwargs)
+            if name == "watch":
+                self._watches.append(result)
+            return result
+
+        return call

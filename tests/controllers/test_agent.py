@@ -16,7 +16,7 @@ import pytest
 from clusterlink.controllers.agent import Agent
 from clusterlink.dataplane import read_state
 from clusterlink.store import ObjectStore
-from tests.controllers.support import eventually, sqlite_store
+from tests.controllers.support import UnreachableStore, eventually, sqlite_store
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to create namespaces")
 
@@ -171,3 +171,29 @@ def test_state_is_kept_when_the_nodeconfig_is_unknown_and_removed_when_deleted(
         assert routes_in(netns) == set()
     finally:
         second.stop()
+
+
+def test_state_is_kept_while_the_store_is_unreachable(store: ObjectStore, netns: str) -> None:
+    flaky = UnreachableStore(store)
+    agent = Agent(
+        flaky,
+        "a",
+        "n1",
+        netns=netns,
+        resync_period=0.2,  # type: ignore[arg-type]
+        detect_interface=False,
+    )
+    agent.start()
+    try:
+        store.create(node_config())
+        eventually(lambda: applied(store, 1))
+        flaky.go_down()
+        for _ in range(10):  # many resync periods without a store
+            assert routes_in(netns) == {"10.9.0.0/16"}
+            time.sleep(0.1)
+        flaky.come_back()
+        store.patch("NodeConfig", "a-n1", {"spec": spec("10.9.0.0/16", "10.10.0.0/16")})
+        eventually(lambda: routes_in(netns) == {"10.9.0.0/16", "10.10.0.0/16"})
+        eventually(lambda: applied(store, 2))
+    finally:
+        agent.stop()
