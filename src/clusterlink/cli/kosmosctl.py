@@ -7,6 +7,12 @@ import click
 from clusterlink import __version__
 from clusterlink.cli.apply import apply_command, delete_command
 from clusterlink.cli.get import get_command
+from clusterlink.cli.install import (
+    install_command,
+    join_group,
+    uninstall_command,
+    unjoin_group,
+)
 from clusterlink.cli.lab import lab
 from clusterlink.cli.plan import plan_command
 
@@ -22,3 +28,7 @@ main.add_command(get_command)
 main.add_command(apply_command)
 main.add_command(delete_command)
 main.add_command(lab)
+main.add_command(install_command)
+main.add_command(join_group)
+main.add_command(unjoin_group)
+main.add_command(uninstall_command)
