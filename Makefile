@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 
 # Tools the data plane and the lab call, and the Debian packages that ship them.
 SYSTEM_TOOLS := ip:iproute2 bridge:iproute2 iptables:iptables ip6tables:iptables nft:nftables \
-	ping:iputils-ping nsenter:util-linux sysctl:procps
+	ping:iputils-ping nsenter:util-linux sysctl:procps iperf3:iperf3
 
 system-packages:
 	@missing=""; for pair in $(SYSTEM_TOOLS); do \
