@@ -94,10 +94,14 @@ class Lab:
         return f"{PREFIX}{self.suffix}-{role}"
 
     def add_ns(self, role: str) -> str:
+        """A namespace with ``lo`` up and IPv6 duplicate address detection off, set before
+        any interface exists so that no address ever changes state behind a test's back."""
         name = self.ns(role)
         sh("ip", "netns", "add", name)
         self.created.append(name)
         sh("ip", "-n", name, "link", "set", "lo", "up")
+        for key in ("net.ipv6.conf.all.accept_dad", "net.ipv6.conf.default.accept_dad"):
+            sh("ip", "netns", "exec", name, "sysctl", "-qw", f"{key}=0")
         return name
 
     def close(self) -> None:
@@ -121,12 +125,8 @@ class Lab:
             port = f"p-{node.name}"
             sh("ip", "-n", switch, "link", "add", port, "type", "veth", "peer", "eth0", "netns", ns)
             sh("ip", "-n", switch, "link", "set", port, "master", "br0", "up")
-            for key, value in (
-                ("net.ipv6.conf.all.accept_dad", "0"),
-                ("net.ipv6.conf.default.accept_dad", "0"),
-                ("net.ipv4.conf.all.rp_filter", "1" if strict_rp_filter else "0"),
-            ):
-                sh("ip", "netns", "exec", ns, "sysctl", "-qw", f"{key}={value}")
+            strict = "1" if strict_rp_filter else "0"
+            sh("ip", "netns", "exec", ns, "sysctl", "-qw", f"net.ipv4.conf.all.rp_filter={strict}")
             sh("ip", "-n", ns, "addr", "add", f"{node.underlay4}/24", "dev", "eth0")
             sh("ip", "-n", ns, "addr", "add", f"{node.underlay6}/64", "dev", "eth0", "nodad")
             sh("ip", "-n", ns, "link", "set", "eth0", "up")

@@ -113,11 +113,15 @@ def test_dry_run_prints_what_would_change_and_changes_nothing(lab: Lab, tmp_path
 def test_bare_spec_file_is_accepted_and_a_missing_namespace_is_an_error(
     lab: Lab, tmp_path: Path
 ) -> None:
+    lab.build([A1, B1])
     path = tmp_path / "spec.yaml"
     path.write_text(yaml.safe_dump(p2p_spec(A1, [B1]).model_dump(mode="json", by_alias=True)))
 
-    code, _, err = run("apply", "-f", str(path), "--netns", lab.ns("absent"))
+    code, out, _ = run("apply", "-f", str(path), "--netns", lab.ns("a1"))
+    assert code == 0
+    assert "replace route 10.20.21.0/24 via 172.30.0.21 dev vx-bridge table 200" in out
 
+    code, _, err = run("apply", "-f", str(path), "--netns", lab.ns("absent"))
     assert code == 1
     assert "does not exist" in err
     assert lab.ns("absent") not in sh("ip", "netns", "list").stdout

@@ -5,6 +5,7 @@ rejecting bad specs untouched, and reporting per-entry failures."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -45,8 +46,9 @@ def snapshot(ns: str) -> dict[str, str]:
         "sysctl": ("ip", "netns", "exec", ns, "sysctl", "net.ipv4.ip_forward", "net.ipv4.conf"),
     }
     state = {key: sh(*argv, check=False).stdout for key, argv in commands.items()}
-    for key in ("iptables", "ip6tables"):
-        state[key] = "\n".join(line for line in state[key].splitlines() if line[:1] != "#")
+    for key in ("iptables", "ip6tables"):  # without comments and packet counters
+        lines = (line for line in state[key].splitlines() if line[:1] != "#")
+        state[key] = "\n".join(re.sub(r" \[\d+:\d+\]$", "", line) for line in lines)
     return state
 
 
@@ -189,7 +191,7 @@ def test_foreign_routes_rules_devices_and_chains_are_left_untouched(node: str) -
     assert "200:\tfrom 10.0.0.0/8 lookup 300" in after["rules4"]
     assert "cni0" in after["links"]
     assert "192.168.100.99 dev eth0 lladdr 02:00:00:00:00:99 PERMANENT" in after["neighbours"]
-    assert ":CNI-NAT - [0:0]" in after["iptables"]
+    assert ":CNI-NAT -" in after["iptables"]
     assert "-A POSTROUTING -s 10.10.11.0/24 -j CNI-NAT" in after["iptables"]
     assert "-A FORWARD -i pod0 -j ACCEPT" in after["iptables"]
 

@@ -66,19 +66,42 @@ def test_spec_rules_go_into_our_chains_hooked_first_and_leave_with_the_spec(lab:
     assert "-A PREROUTING -j RETURN" in save(node, 4)
 
 
-def test_hook_pushed_down_by_another_rule_is_put_back_first(lab: Lab) -> None:
+def test_nat_hook_pushed_down_by_another_rule_is_put_back_first(lab: Lab) -> None:
     lab.build([A1, B1])
     node = lab.ns("a1")
     converge(p2p_spec(A1, [B1]), node)
-    sh("ip", "netns", "exec", node, "iptables", "-I", "FORWARD", "1", "-j", "DROP")
+    sh("ip", "netns", "exec", node, "iptables", "-t", "nat", "-I", "POSTROUTING", "1",
+       "-j", "MASQUERADE")  # fmt: skip
 
     result = converge(p2p_spec(A1, [B1]), node)
 
     assert [str(c) for c in result.applied] == [
-        "create iptables -t filter -I FORWARD 1 -j CLUSTERLINK-FORWARD"
+        "create iptables -t nat -I POSTROUTING 1 -j CLUSTERLINK-POSTROUTING"
     ]
-    forward = [line for line in save(node, table="filter") if line.startswith("-A FORWARD")]
-    assert forward == ["-A FORWARD -j CLUSTERLINK-FORWARD", "-A FORWARD -j DROP"]
+    postrouting = [line for line in save(node, table="nat") if line.startswith("-A POSTROUTING")]
+    assert postrouting == [
+        "-A POSTROUTING -j CLUSTERLINK-POSTROUTING",
+        "-A POSTROUTING -j MASQUERADE",
+    ]
+
+
+def test_forward_accepts_come_after_the_cni_rules_and_beat_a_drop_policy(lab: Lab) -> None:
+    lab.build([A1, B1])
+    for name in ("a1", "b1"):
+        sh("ip", "netns", "exec", lab.ns(name), "iptables", "-A", "FORWARD", "-i", "pod0",
+           "-d", "10.0.0.0/8", "-p", "udp", "-j", "DROP")  # fmt: skip
+        sh("ip", "netns", "exec", lab.ns(name), "iptables", "-P", "FORWARD", "DROP")
+        sh("ip", "netns", "exec", lab.ns(name), "ip6tables", "-P", "FORWARD", "DROP")
+    for node, peer in ((A1, B1), (B1, A1)):
+        converge(p2p_spec(node, [peer]), lab.ns(node.name))
+
+    forward = [line for line in save(lab.ns("a1"), table="filter") if line.startswith("-A FORWARD")]
+    assert forward == [
+        "-A FORWARD -d 10.0.0.0/8 -i pod0 -p udp -j DROP",
+        "-A FORWARD -j CLUSTERLINK-FORWARD",
+    ]
+    assert lab.ping("a1-pod", B1.pod4)
+    assert lab.ping("a1-pod", B1.pod6)
 
 
 def test_forward_accepts_and_mss_clamping_cover_each_device(lab: Lab) -> None:

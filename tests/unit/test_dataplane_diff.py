@@ -3,6 +3,8 @@ iptables scripts and per-line error attribution. No kernel, no root."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from clusterlink.api.errors import ObjectRef
@@ -252,8 +254,10 @@ def test_fresh_node_plan_creates_devices_first_and_routes_after_their_next_hops(
 
 
 def test_converged_node_plans_nothing() -> None:
-    plan = make_plan(SPEC, converged_state(), TOOLS, REF)
-    assert non_iptables(plan) == []
+    chains = ipt.converged_state(ipt.desired_chains(4, SPEC, {"vx-bridge": 1450}))
+    state = replace(converged_state(), iptables={4: chains, 6: ipt.FamilyState()})
+
+    assert make_plan(SPEC, state, TOOLS, REF).changes == ()
 
 
 def test_stale_entries_are_removed_only_after_everything_new_is_in_place() -> None:
@@ -407,3 +411,17 @@ def test_two_routes_for_one_destination_are_rejected_but_exact_repeats_are_not()
         "error: NodeConfig/n1 spec.routes[1].cidr: conflicts with spec.routes[0]"
         " (same cidr, different entry)"
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "canonical"),
+    [
+        ("10.1.0.0/18", "10.1.0.0/18"),
+        ("10.1.6.0/18", "10.1.0.0/18"),
+        ("10.1.6.7/32", "10.1.6.7/32"),
+        ("0.0.0.0/0", "0.0.0.0/0"),
+        ("FD33:0:0::1/64", "fd33::/64"),
+    ],
+)
+def test_networks_are_compared_in_the_kernels_spelling(text: str, canonical: str) -> None:
+    assert e.canonical_network(text) == canonical

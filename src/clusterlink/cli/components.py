@@ -12,6 +12,7 @@ from clusterlink.cli.agent import agent
 from clusterlink.cli.agent_run import agent_run
 from clusterlink.cli.controller_manager import controller_manager
 from clusterlink.cli.elector import elector
+from clusterlink.cli.floater import floater
 from clusterlink.cli.network_manager import network_manager
 
 
@@ -25,6 +26,7 @@ agent.add_command(agent_run)
 main.add_command(agent)
 main.add_command(controller_manager)
 main.add_command(elector)
+main.add_command(floater)
 main.add_command(network_manager)
 
 

@@ -6,6 +6,7 @@ import click
 
 from clusterlink import __version__
 from clusterlink.cli.apply import apply_command, delete_command
+from clusterlink.cli.doctor import doctor_command
 from clusterlink.cli.get import get_command
 from clusterlink.cli.install import (
     install_command,
@@ -28,6 +29,8 @@ main.add_command(get_command)
 main.add_command(apply_command)
 main.add_command(delete_command)
 main.add_command(lab)
+main.add_command(doctor_command, "dr")
+main.add_command(doctor_command, "check")
 main.add_command(install_command)
 main.add_command(join_group)
 main.add_command(unjoin_group)

@@ -18,13 +18,13 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
+from clusterlink.cli.doctor import doctor_command
 from clusterlink.lab import lab as lab_ops
 from clusterlink.lab.addressing import IP_FAMILIES, MODES, LabSpec, LabSpecError, plan_lab
 from clusterlink.lab.naming import LabNameError, Target
 from clusterlink.lab.report import PingResult, lab_status, next_commands, ping_matrix
-from clusterlink.lab.state import DEFAULT_STATE_ROOT, LabState
+from clusterlink.lab.state import DEFAULT_STATE_ROOT, STATE_DIR_ENV, LabState
 
-STATE_DIR_ENV = "CLUSTERLINK_LAB_STATE_DIR"
 EXIT_UNREACHABLE = 1
 
 
@@ -69,6 +69,12 @@ def lab() -> None:
 @click.option("--mode", type=click.Choice(MODES), default="p2p", show_default=True)
 @click.option("--ip-family", type=click.Choice(IP_FAMILIES), default="all", show_default=True)
 @click.option("--overlap", is_flag=True, help="Add a cluster reusing cluster1's pod CIDRs.")
+@click.option(
+    "--floaters/--no-floaters",
+    default=True,
+    show_default=True,
+    help="Run a floater per node in host network and in its first pod (for kosmosctl dr).",
+)
 @click.option("--timeout", type=float, default=lab_ops.READY_TIMEOUT, show_default=True)
 def up_command(
     *,
@@ -80,12 +86,13 @@ def up_command(
     mode: Any,
     ip_family: Any,
     overlap: bool,
+    floaters: bool,
     timeout: float,
 ) -> None:
     """Build the federation, start ClusterLink on it, and wait until every node is synced."""
     console = _console(stderr=True)
     with _lab_errors():
-        spec = LabSpec(name, clusters, nodes, pods_per_node, mode, ip_family, overlap)
+        spec = LabSpec(name, clusters, nodes, pods_per_node, mode, ip_family, overlap, floaters)
         with console.status(f"lab {name}: starting") as spinner:
 
             def progress(message: str) -> None:
@@ -249,7 +256,8 @@ def down_command(name: str, state_dir: Path) -> None:
 @lab_options
 @click.option("--keep", is_flag=True, help="Leave the lab running afterwards.")
 def demo_command(name: str, state_dir: Path, keep: bool) -> None:
-    """A small mixed dual-stack federation: up, ping matrix, then down (unless --keep)."""
+    """A small mixed dual-stack federation: up, the doctor on pod and host networks, then
+    down (unless --keep). Exits non-zero when any check failed."""
     context = click.get_current_context()
     context.invoke(
         up_command,
@@ -261,13 +269,11 @@ def demo_command(name: str, state_dir: Path, keep: bool) -> None:
         mode="mixed",
         ip_family="all",
         overlap=False,
+        floaters=True,
         timeout=lab_ops.READY_TIMEOUT,
     )
-    with _lab_errors():
-        _, plan = lab_ops.open_lab(name, state_dir)
-        results = ping_matrix(plan)
-    _print_matrix(results)
-    if not keep:
-        context.invoke(down_command, name=name, state_dir=state_dir)
-    if not all(result.ok for result in results):
-        sys.exit(EXIT_UNREACHABLE)
+    try:
+        context.invoke(doctor_command, lab_name=name, state_dir=state_dir, host_network=True)
+    finally:
+        if not keep:
+            context.invoke(down_command, name=name, state_dir=state_dir)

@@ -128,6 +128,8 @@ class Informer:
             resource_version=self._revision,
             timeout_seconds=self.watch_timeout,
         )
+        if self._stopping.is_set():  # stop() ran before this watch existed
+            self._watch.stop()
         try:
             for event in self._watch:
                 key = key_of(event.object)

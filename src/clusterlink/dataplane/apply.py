@@ -18,7 +18,6 @@ from clusterlink.dataplane.plan import Batch, Change, Failure, IptablesRestore, 
 from clusterlink.dataplane.state import PROC_SYS
 
 _FAILED_LINE = re.compile(r"^Command failed (?:-|\S+):(\d+)\s*$")
-_RESTORE_LINE = re.compile(r"line:? (\d+)")
 
 
 @dataclass
@@ -62,8 +61,8 @@ def _without_broken(
     if not isinstance(step, Batch | SysctlWrites) or not outcome.broken_devices:
         return step
     keep = [i for i, ch in enumerate(step.changes) if ch.device not in outcome.broken_devices]
-    for i, change in enumerate(step.changes):
-        if i not in keep:
+    for change in step.changes:
+        if change.device in outcome.broken_devices:
             reason = f"not attempted: device {change.device} could not be set up"
             outcome.failures.append(Failure(change, reason))
     if not keep:
@@ -140,22 +139,20 @@ def _restore(step: IptablesRestore, ns: Namespace, outcome: Outcome) -> None:
         message = _restore_message(skeleton)
         outcome.failures.extend(Failure(change, message) for change in step.changes)
         return
-    refused: dict[str, str] = {}
+    refused: dict[tuple[str, str], str] = {}
     for chain, rule in step.script.spec_rules:
         one = run(restore, ipt.rule_script(step.script.table, chain, rule))
         if not one.ok:
-            refused[rule] = _restore_message(one)
-    edits = step.script.edits
-    errors = {
-        i: refused.pop(edit.spec_rule)
-        for i, edit in enumerate(edits)
-        if edit.spec_rule is not None and edit.spec_rule in refused
-    }
+            refused[(chain, rule)] = _restore_message(one)
+    errors: dict[int, str] = {}
+    for index, edit in enumerate(step.script.edits):
+        if edit.spec_rule is not None and edit.spec_rule in refused:
+            errors[index] = refused.pop(edit.spec_rule)
     outcome.record(step.changes, errors)
     # A rule that was already in place and is refused now (it was flushed with its chain).
-    for rule, message in refused.items():
-        cmd = "iptables" if step.script.family == 4 else "ip6tables"
-        change = Change("iptables", "create", f"{cmd} -t {step.script.table} -A {rule}")
+    cmd = "iptables" if step.script.family == 4 else "ip6tables"
+    for (chain, rule), message in refused.items():
+        change = Change("iptables", "create", f"{cmd} -t {step.script.table} -A {chain} {rule}")
         outcome.failures.append(Failure(change, message))
 
 

@@ -69,17 +69,21 @@ def check_devices_known(
         raise InvalidSpecError(problems)
 
 
-def check_unique(spec: NodeConfigSpec, ref: ObjectRef) -> None:
+def check_unique(
+    spec: NodeConfigSpec, ref: ObjectRef, *, routes: bool = True, arps: bool = True
+) -> None:
     """Two routes for one destination, or two neighbour entries for one address, that
     differ would overwrite each other in the kernel on every pass. Exact repeats are
-    harmless. Destinations compare as written."""
-    cidrs = [route.cidr for route in spec.routes]
-    addresses = [f"{arp.dev} {arp.ip}" for arp in spec.arps]
+    harmless. Destinations compare as written; ``routes``/``arps`` False skip a list."""
     problems: list[Problem] = []
-    if len(set(cidrs)) != len(cidrs):
-        problems += _conflicts(spec.routes, cidrs, "routes", "cidr", ref)
-    if len(set(addresses)) != len(addresses):
-        problems += _conflicts(spec.arps, addresses, "arps", "ip", ref)
+    if routes:
+        cidrs = [route.cidr for route in spec.routes]
+        if len(set(cidrs)) != len(cidrs):
+            problems += _conflicts(spec.routes, cidrs, "routes", "cidr", ref)
+    if arps:
+        addresses = [f"{arp.dev} {arp.ip}" for arp in spec.arps]
+        if len(set(addresses)) != len(addresses):
+            problems += _conflicts(spec.arps, addresses, "arps", "ip", ref)
     if problems:
         raise InvalidSpecError(problems)
 

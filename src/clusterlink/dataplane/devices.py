@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from clusterlink.api import constants as c
 from clusterlink.api.models import Device
-from clusterlink.dataplane.state import Link
+from clusterlink.dataplane.state import Link, Vxlan
 
 OVERHEAD = {4: c.VXLAN_OVERHEAD_IPV4, 6: c.VXLAN_OVERHEAD_IPV6}
 
@@ -68,22 +68,13 @@ def plan_devices(desired: tuple[Device, ...], links: Mapping[str, Link]) -> Devi
                 vanishing.add(name)
             continue
         family = c.DEVICE_FAMILY[name]
-        verb = "create" if actual is None else "update"
         bound = links.get(device.bind_dev)
-        if actual is not None and actual.vxlan is None:
-            reason = f"{name} exists and is not a VXLAN device ({actual.kind or 'no kind'})"
-            blocked.append(Blocked(name, verb, f"link {name}", f"{reason}; left alone"))
+        reason = _blocking_reason(device, actual, bound)
+        if reason is not None or bound is None:
+            verb = "create" if actual is None else "update"
+            blocked.append(Blocked(name, verb, f"link {name}", reason or ""))
             continue
-        if bound is None:
-            reason = f"bound interface {device.bind_dev} does not exist"
-            blocked.append(Blocked(name, verb, f"link {name}", reason))
-            continue
-        local_addresses = bound.global_addresses(family)
-        if not local_addresses:
-            reason = f"bound interface {device.bind_dev} has no global IPv{family} address"
-            blocked.append(Blocked(name, verb, f"link {name}", reason))
-            continue
-        local = local_addresses[0].split("/")[0]
+        local = bound.global_addresses(family)[0].split("/")[0]
         mtu = bound.mtu - OVERHEAD[family]
         mtus[name] = mtu
         create = (
@@ -99,7 +90,7 @@ def plan_devices(desired: tuple[Device, ...], links: Mapping[str, Link]) -> Devi
         if actual is None:
             link_cmds.append(DeviceCommand(create, "create", subject, name))
             fresh.add(name)
-        elif actual.vxlan is not None and _needs_recreation(actual, device, local):
+        elif actual.vxlan is not None and _needs_recreation(actual.vxlan, device, local):
             link_cmds.append(DeviceCommand(f"link del {name}", "delete", f"link {name}", name))
             link_cmds.append(DeviceCommand(create, "recreate", subject, name))
             fresh.add(name)
@@ -126,9 +117,20 @@ def plan_devices(desired: tuple[Device, ...], links: Mapping[str, Link]) -> Devi
     )
 
 
-def _needs_recreation(actual: Link, device: Device, local: str) -> bool:
-    vxlan = actual.vxlan
-    assert vxlan is not None
+def _blocking_reason(device: Device, actual: Link | None, bound: Link | None) -> str | None:
+    """Why the device cannot be made or kept up to date, if it cannot."""
+    if actual is not None and actual.vxlan is None:
+        kind = actual.kind or "no kind"
+        return f"{device.name} exists and is not a VXLAN device ({kind}); left alone"
+    if bound is None:
+        return f"bound interface {device.bind_dev} does not exist"
+    family = c.DEVICE_FAMILY[device.name]
+    if not bound.global_addresses(family):
+        return f"bound interface {device.bind_dev} has no global IPv{family} address"
+    return None
+
+
+def _needs_recreation(vxlan: Vxlan, device: Device, local: str) -> bool:
     return (
         vxlan.vni != device.id
         or vxlan.port != device.port

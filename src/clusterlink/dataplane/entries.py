@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import itertools
+import re
 from dataclasses import dataclass
 
 from clusterlink.api import constants as c
@@ -36,11 +37,25 @@ _DEFAULT_METRIC = {4: 0, 6: 1024}
 _DEFAULT_DST = {4: "0.0.0.0/0", 6: "::/0"}
 
 
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+# IPv4 in the one spelling iproute2 prints; anything else goes through ipaddress (slower).
+_CANONICAL_V4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
+_V4_LENGTHS = frozenset(str(length) for length in range(33))
+
+
 def canonical_address(text: str) -> str:
+    if _CANONICAL_V4.fullmatch(text):
+        return text
     return str(ipaddress.ip_address(text.strip()))
 
 
 def canonical_network(text: str) -> str:
+    """``10.1.6.0/18`` -> ``10.1.0.0/18``, as the kernel stores and prints it."""
+    address, _, length = text.partition("/")
+    if _CANONICAL_V4.fullmatch(address) and length in _V4_LENGTHS:
+        value = int.from_bytes(bytes(map(int, address.split("."))), "big")
+        if value & ((1 << (32 - int(length))) - 1) == 0:
+            return text
     return str(ipaddress.ip_network(text.strip(), strict=False))
 
 
@@ -99,8 +114,8 @@ def route_show_line(route: Route) -> str:
 
 
 def route_entry(route: Route) -> RouteEntry:
-    network = ipaddress.ip_network(route.cidr.strip(), strict=False)
-    return RouteEntry(network.version, str(network), canonical_address(route.gw), route.dev)
+    dst = canonical_network(route.cidr)
+    return RouteEntry(family_of(dst), dst, canonical_address(route.gw), route.dev)
 
 
 def parse_route_line(line: str, family: int) -> RouteEntry | None:

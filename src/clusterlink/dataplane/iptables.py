@@ -1,12 +1,16 @@
-"""The agent's iptables state: its own chains, each hooked first from one built-in chain.
+"""The agent's iptables state: its own chains, each jumped to from one built-in chain.
 
 * ``nat``: ``CLUSTERLINK-PREROUTING`` and ``CLUSTERLINK-POSTROUTING`` hold the spec's rules
-  (upstream names, so upstream NodeConfigs keep working);
-* ``filter``: ``CLUSTERLINK-FORWARD`` accepts traffic in and out of our devices (upstream
-  inserts ``-o <dev> -j ACCEPT`` into FORWARD itself, also for the bound NIC; the chain keeps
-  it to our devices and removable);
+  (upstream names, so upstream NodeConfigs keep working), jumped to first;
+* ``filter``: ``CLUSTERLINK-FORWARD`` accepts traffic in and out of our devices. Upstream
+  inserts ``-o <dev> -j ACCEPT`` first in FORWARD, also for the bound NIC, which lets that
+  traffic skip the CNI's NetworkPolicy chains. Our jump is appended instead: the CNI's
+  chains decide first, and our accepts only keep a DROP policy (Docker's) from dropping
+  tunnel traffic nobody else accepted;
 * ``mangle``: ``CLUSTERLINK-MSS`` clamps the MSS of TCP SYNs through our devices, so TCP
-  still works when the "fragmentation needed" ICMP of a smaller tunnel MTU is dropped.
+  still works when the "fragmentation needed" ICMP of a smaller tunnel MTU is dropped;
+  jumped to first from FORWARD (forwarded pod traffic; the host's own sockets already use
+  the route MTU).
 
 Chains are written whole with ``iptables-restore --noflush``: declaring an existing chain in
 the input flushes it, so the new content replaces the old one in one transaction and the
@@ -39,13 +43,14 @@ _SYN = "-p tcp -m tcp --tcp-flags SYN,RST SYN -j TCPMSS"
 class OwnedChain:
     table: str
     chain: str
-    hook: str  # the built-in chain that jumps to it first
+    hook: str  # the built-in chain that jumps to it
+    first: bool = True  # the jump must be the hook's first rule; else anywhere, appended
 
 
 OWNED_CHAINS = (
     OwnedChain("nat", c.CHAIN_PREROUTING, "PREROUTING"),
     OwnedChain("nat", c.CHAIN_POSTROUTING, "POSTROUTING"),
-    OwnedChain("filter", CHAIN_FORWARD, "FORWARD"),
+    OwnedChain("filter", CHAIN_FORWARD, "FORWARD", first=False),
     OwnedChain("mangle", CHAIN_MSS, "FORWARD"),
 )
 TABLES = ("nat", "filter", "mangle")
@@ -162,7 +167,7 @@ class ChainEdit:
 
     action: Literal["create", "delete", "update"]
     text: str
-    spec_rule: str | None = None  # set for a spec rule appended to a chain
+    spec_rule: tuple[str, str] | None = None  # (chain, rule) of a spec rule appended
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,11 +227,11 @@ def table_scripts(
                     else:
                         skeleton.append(f"-A {owned.chain} {rule}")
                 edits += _rule_edits(cmd, owned.chain, present, current, wanted)
-            if hooks != [0]:
-                hook = [*unhook, f"-I {owned.hook} 1 {jump}"]
-                lines += hook
-                skeleton += hook
-                edits.append(ChainEdit("create", f"{cmd} -I {owned.hook} 1 {jump}"))
+            if hooks != [0] and (owned.first or len(hooks) != 1):
+                insert = f"-I {owned.hook} 1 {jump}" if owned.first else f"-A {owned.hook} {jump}"
+                lines += [*unhook, insert]
+                skeleton += [*unhook, insert]
+                edits.append(ChainEdit("create", f"{cmd} {insert}"))
         if lines:
             scripts.append(
                 TableScript(
@@ -269,7 +274,10 @@ def _rule_edits(
     extra = Counter(current) - Counter(wanted)
     missing = Counter(wanted) - Counter(current)
     edits += [ChainEdit("delete", f"{cmd} -D {chain} {rule}") for rule in extra.elements()]
-    edits += [ChainEdit("create", f"{cmd} -A {chain} {rule}", rule) for rule in missing.elements()]
+    edits += [
+        ChainEdit("create", f"{cmd} -A {chain} {rule}", (chain, rule))
+        for rule in missing.elements()
+    ]
     if not extra and not missing and present:
         edits.append(ChainEdit("update", f"{cmd} {chain}: rule order"))
     return edits

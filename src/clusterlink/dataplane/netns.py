@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import tempfile
 from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -84,20 +83,22 @@ def run_all(
 ) -> list[CommandResult]:
     """Run independent commands concurrently and return their results in order.
 
-    Output goes to anonymous files rather than pipes: a pipe would block each writer on
-    its 64 KiB buffer until this process got round to draining it, serialising them again.
+    Output goes to anonymous in-memory files rather than pipes: a pipe would block each
+    writer on its 64 KiB buffer until this process got round to draining it, serialising
+    them again (and files on disk cost milliseconds each to create on a busy host).
     """
     inputs = list(stdins) if stdins is not None else [None] * len(commands)
     with ExitStack() as files:
         started: list[tuple[Sequence[str], subprocess.Popen[bytes] | None, IO[bytes], IO[bytes]]]
         started = []
         for argv, text in zip(commands, inputs, strict=True):
-            source: IO[bytes] = files.enter_context(tempfile.TemporaryFile())
+            source: IO[bytes] | int = subprocess.DEVNULL
             if text is not None:
+                source = files.enter_context(_memory_file())
                 source.write(text.encode())
                 source.seek(0)
-            out: IO[bytes] = files.enter_context(tempfile.TemporaryFile())
-            err: IO[bytes] = files.enter_context(tempfile.TemporaryFile())
+            out = files.enter_context(_memory_file())
+            err = files.enter_context(_memory_file())
             try:
                 process: subprocess.Popen[bytes] | None = subprocess.Popen(
                     list(argv), stdin=source, stdout=out, stderr=err
@@ -113,6 +114,10 @@ def run_all(
             returncode = process.wait()
             results.append(CommandResult(tuple(argv), returncode, _read_back(out), _read_back(err)))
         return results
+
+
+def _memory_file() -> IO[bytes]:
+    return os.fdopen(os.memfd_create("clusterlink", os.MFD_CLOEXEC), "w+b")
 
 
 def _read_back(file: IO[bytes]) -> str:

@@ -1,7 +1,7 @@
 """From desired spec and actual state to an ordered plan of kernel changes. Pure.
 
-The plan is a sequence of stages; the steps of one stage are independent and run together,
-a stage starts when the previous one is done. The order keeps traffic flowing:
+The plan is a sequence of stages; the steps of one stage are independent (their batches run
+side by side), and a stage starts when the previous one is done. The order keeps traffic flowing:
 
 1. forwarding on; devices created, re-created or changed in place;
 2. settings of our devices (they exist now); 3. device addresses (new before old go);
@@ -128,9 +128,15 @@ def make_plan(
 ) -> Plan:
     """The changes that turn ``actual`` into ``desired``; raises InvalidSpecError first."""
     check_structure(desired, ref)
-    rendered = render_spec(desired, rendered)
+    previous, rendered = rendered, render_spec(desired, rendered)
     check_devices_known(desired, (rendered.routes, rendered.fdbs, rendered.arps), ref)
-    check_unique(desired, ref)
+    # Entries rendered by an earlier pass were checked by it.
+    check_unique(
+        desired,
+        ref,
+        routes=previous is None or rendered.routes is not previous.routes,
+        arps=previous is None or rendered.arps is not previous.arps,
+    )
     devices = plan_devices(desired.devices, actual.links)
     blocked_names = {b.device for b in devices.blocked}
     blocked = [

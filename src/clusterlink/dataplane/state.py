@@ -88,11 +88,10 @@ def read_actual(
     ns: Namespace,
     sysctl_keys: Iterable[str] = (),
     *,
-    tables: Tables | None = None,
     devices: Iterable[str] = c.DEVICE_NAMES,
     iptables_tools: Mapping[int, ipt.Tools] | None = None,
 ) -> ActualState:
-    """Everything the diff needs; the bulk tables are not dumped when ``tables`` is given.
+    """Everything the diff needs, for the sysctls of ``sysctl_keys``.
 
     FDB and neighbours are dumped for ``devices`` only: the entries of a device that is
     not desired go with the device.
@@ -112,23 +111,20 @@ def read_actual(
         commands.append(ns.exec("grep", "-H", "", *(PROC_SYS + key for key in keys)))
     wanted = set(devices)
     names: list[str] = [name for name in c.DEVICE_NAMES if name in wanted]
-    if tables is None:
-        commands += [ns.ip("route", "show", "table", e.TABLE), ns.ip("-6", *_ROUTES)]
-        for name in names:
-            commands.append(ns.bridge("fdb", "show", "dev", name))
-            commands.append(ns.ip("neigh", "show", "dev", name, "nud", "permanent"))
+    commands += [ns.ip("route", "show", "table", e.TABLE), ns.ip("-6", *_ROUTES)]
+    for name in names:
+        commands.append(ns.bridge("fdb", "show", "dev", name))
+        commands.append(ns.ip("neigh", "show", "dev", name, "nud", "permanent"))
     results = run_all(commands)
     links_out, rules4, rules6, save4, save6 = results[:5]
     rest = results[5:]
     sysctls: dict[str, str] = {}
     if keys:
         sysctls = _parse_sysctls(rest.pop(0).stdout)
-    if tables is None:
-        tables = _tables(names, rest)
     return ActualState(
         links=_parse_links(_required(links_out)),
-        rules={4: _count_rules(_required(rules4)), 6: _count_rules(_required(rules6))},
-        tables=tables,
+        rules={4: _count_rules(_required(rules4)), 6: _count_rules(_required(_ipv6(rules6)))},
+        tables=_tables(names, rest),
         sysctls=sysctls,
         iptables={4: _iptables(save4), 6: _iptables(save6)},
         backend=backend,
@@ -150,7 +146,7 @@ def _required(result: CommandResult) -> str:
 
 def _tables(names: list[str], results: list[CommandResult]) -> Tables:
     routes4, routes6, *per_device = results
-    routes4, routes6 = _table_or_empty(routes4), _table_or_empty(routes6)
+    routes4, routes6 = _table_or_empty(routes4), _table_or_empty(_ipv6(routes6))
     fdb: dict[str, frozenset[str]] = {}
     neigh: dict[str, frozenset[str]] = {}
     for name, fdb_out, neigh_out in zip(names, per_device[0::2], per_device[1::2], strict=True):
@@ -163,6 +159,13 @@ def _tables(names: list[str], results: list[CommandResult]) -> Tables:
         fdb=fdb,
         neigh=neigh,
     )
+
+
+def _ipv6(result: CommandResult) -> CommandResult:
+    """An IPv6 dump on a kernel without IPv6 is empty (writing IPv6 state fails per entry)."""
+    if not result.ok and "Address family not supported" in result.stderr:
+        return CommandResult(result.argv, 0, "", "")
+    return result
 
 
 def _table_or_empty(result: CommandResult) -> CommandResult:

@@ -50,6 +50,7 @@ class LabSpec:
     mode: Mode = "p2p"
     ip_family: IPFamilyChoice = "all"
     overlap: bool = False
+    floaters: bool = True  # a floater in each node's host network and in its first pod
 
     def __post_init__(self) -> None:
         naming.check_lab_name(self.name)

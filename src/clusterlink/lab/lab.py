@@ -45,6 +45,7 @@ from clusterlink.store import ObjectStore, StoreError, open_store
 Progress = Callable[[str], None]
 READY_TIMEOUT = 120.0
 ELECTORS_PER_CLUSTER = 2
+FLOATER_POLL_INTERVAL = 0.25  # floaters idle between doctor runs; watch them cheaply
 _POLL = 0.25
 _LOG_TAIL_LINES = 15
 
@@ -259,7 +260,36 @@ def _start_node_components(state: LabState, plan: LabPlan, node: NodePlan) -> La
             namespace=node.namespace,
             args=elector,
         )
+    if state.spec.floaters:
+        for namespace, network, name, addresses in floater_places(node):
+            state = _start(
+                state,
+                role=f"floater-{network}",
+                cluster=node.cluster,
+                node=node.name,
+                namespace=namespace,
+                args=_floater_args(state, node, network, name, addresses),
+            )
     return state
+
+
+def floater_places(node: NodePlan) -> list[tuple[str, str, str, tuple[str, ...]]]:
+    """(namespace, network, floater name, addresses): the node's host network, its first pod."""
+    places = [(node.namespace, "host", f"{node.cluster}-{node.name}-host", node.ips)]
+    if node.pods:
+        pod = node.pods[0]
+        places.append((pod.namespace, "pod", f"{node.cluster}-{node.name}-{pod.name}", pod.ips))
+    return places
+
+
+def _floater_args(
+    state: LabState, node: NodePlan, network: str, name: str, addresses: tuple[str, ...]
+) -> tuple[str, ...]:
+    store = f"{state.member_stores[node.cluster]}?poll_interval={FLOATER_POLL_INTERVAL}"
+    args = ["floater", "--store", store, "--probe-port", "-1"]
+    args += ["--cluster", node.cluster, "--node", node.name, "--network", network]
+    args += ["--name", name, *(f"--address={address}" for address in addresses)]
+    return tuple(args)
 
 
 def _agent_args(state: LabState, node: NodePlan) -> tuple[str, ...]:

@@ -21,6 +21,7 @@ from typing import Any
 from clusterlink.lab.addressing import LabSpec
 
 DEFAULT_STATE_ROOT = Path("/var/run/clusterlink-lab")
+STATE_DIR_ENV = "CLUSTERLINK_LAB_STATE_DIR"  # overrides DEFAULT_STATE_ROOT
 STATE_FILE = "state.json"
 
 

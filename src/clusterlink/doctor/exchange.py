@@ -1,0 +1,147 @@
+"""The doctor's side of the floater protocol: registrations in, plans out, results back.
+
+Everything goes through the member clusters' stores (the Kubernetes API in production), so
+the doctor needs no route to pod or node addresses, and every floater probes at once.
+Waits are bounded and report progress through a callback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+
+from clusterlink.doctor.matrix import Matrix
+from clusterlink.floater.messages import (
+    APP,
+    APP_LABEL,
+    RESULT_OF_LABEL,
+    RUN_LABEL,
+    FloaterInfo,
+    parse_registration,
+    plan_document,
+    result_from,
+)
+from clusterlink.floater.outcome import PlanOutcome
+from clusterlink.floater.plan import PlanError
+from clusterlink.store.errors import AlreadyExistsError, NotFoundError, StoreError
+from clusterlink.store.protocol import ObjectStore
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]  # (done, total)
+POLL = 0.1
+
+
+def _quiet(_: int, __: int) -> None:
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Registered:
+    """A floater and the store (URL) it registered in, where its plans go."""
+
+    info: FloaterInfo
+    store: str
+
+
+def registrations(store: ObjectStore, namespace: str) -> list[FloaterInfo]:
+    """The floaters registered in one store; unreadable registrations are skipped."""
+    found: list[FloaterInfo] = []
+    listed = store.list("ConfigMap", namespace=namespace, label_selector=f"{APP_LABEL}={APP}")
+    for document in listed.items:
+        if RUN_LABEL in (document["metadata"].get("labels") or {}):
+            continue
+        try:
+            found.append(parse_registration(document))
+        except (PlanError, KeyError, ValueError) as exc:
+            log.warning("skipping registration %s: %s", document["metadata"]["name"], exc)
+    return found
+
+
+def wait_for_floaters(
+    stores: Mapping[str, ObjectStore],
+    namespace: str,
+    expected: Collection[str] | None,
+    timeout: float,
+    progress: Progress = _quiet,
+) -> list[Registered]:
+    """Registered floaters, once every ``expected`` name is there (or at least one per store
+    when nothing is expected), or what is there when ``timeout`` expires."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [
+            Registered(info, url)
+            for url, store in stores.items()
+            for info in registrations(store, namespace)
+        ]
+        names = {r.info.name for r in found}
+        if expected is not None:
+            progress(len(names & set(expected)), len(expected))
+            done = set(expected) <= names
+        else:
+            progress(len(found), len(found))
+            done = all(any(r.store == url for r in found) for url in stores)
+        if done or time.monotonic() >= deadline:
+            return found
+        time.sleep(POLL)
+
+
+def publish_plans(matrix: Matrix, store_of: Mapping[str, ObjectStore], namespace: str) -> None:
+    """Write each source floater's plan next to its registration."""
+    for source, plan in matrix.plans:
+        document = plan_document(plan, namespace)
+        try:
+            store_of[source.name].create(document)
+        except AlreadyExistsError:
+            store_of[source.name].update(document)
+
+
+def collect_outcomes(
+    matrix: Matrix,
+    store_of: Mapping[str, ObjectStore],
+    namespace: str,
+    timeout: float,
+    *,
+    skip: Collection[str] = (),
+    progress: Progress = _quiet,
+) -> dict[str, PlanOutcome]:
+    """The answers of the plans' floaters (by floater name) that arrive before ``timeout``;
+    floaters in ``skip`` are known not to run and are not waited for."""
+    waiting = {source.name for source, _ in matrix.plans} - set(skip)
+    answers: dict[str, PlanOutcome] = {}
+    deadline = time.monotonic() + timeout
+    stores = {id(store): store for store in store_of.values()}
+    while True:
+        for store in stores.values():
+            listed = store.list(
+                "ConfigMap", namespace=namespace, label_selector=f"{RUN_LABEL}={matrix.run}"
+            )
+            for document in listed.items:
+                of = (document["metadata"].get("labels") or {}).get(RESULT_OF_LABEL)
+                if of in waiting and of not in answers:
+                    try:
+                        answers[of] = result_from(document)
+                    except (PlanError, KeyError, ValueError) as exc:
+                        answers[of] = PlanOutcome(matrix.run, of, (), 0.0, f"bad result: {exc}")
+        progress(len(answers), len(waiting))
+        if set(answers) >= waiting or time.monotonic() >= deadline:
+            return answers
+        time.sleep(POLL)
+
+
+def remove_run(stores: Collection[ObjectStore], namespace: str, run: str) -> None:
+    """Delete the run's plans and results."""
+    for store in stores:
+        try:
+            listed = store.list(
+                "ConfigMap", namespace=namespace, label_selector=f"{RUN_LABEL}={run}"
+            )
+        except StoreError as exc:
+            log.warning("cannot list run %s for cleanup: %s", run, exc)
+            continue
+        for document in listed.items:
+            with contextlib.suppress(NotFoundError):
+                store.delete("ConfigMap", document["metadata"]["name"], namespace)
