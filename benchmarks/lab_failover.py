@@ -157,7 +157,7 @@ def summary(result: Failover, settings: Settings) -> dict[str, object]:
     gap_end = end_of_longest_gap(result.log.replies)
     gap = round(longest_gap(result.log.replies), 3)
     return {
-        "case": "lab-gateway-failover",
+        "case": "failover-gateway",
         "longest_gap_s": gap,
         "gap_seconds": gap,
         "lost": result.log.sent - result.log.received,
