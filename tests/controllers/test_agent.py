@@ -3,7 +3,6 @@ state when it knows too little, and removes it only when its NodeConfig is delet
 
 from __future__ import annotations
 
-import os
 import secrets
 import subprocess
 import time
@@ -17,8 +16,9 @@ from clusterlink.controllers.agent import Agent
 from clusterlink.dataplane import read_state
 from clusterlink.store import ObjectStore
 from tests.controllers.support import UnreachableStore, eventually, sqlite_store
+from tests.namespaces import namespace_marks
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to create namespaces")
+pytestmark = namespace_marks(("ip",))
 
 
 def sh(*argv: str) -> None:

@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 
 import pytest
 
 from tests.dataplane.lab import Lab
-
-_MISSING = [tool for tool in ("ip", "bridge", "iptables", "nsenter") if not shutil.which(tool)]
+from tests.namespaces import mark_namespace_tests
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    reason = ""
-    if os.geteuid() != 0:
-        reason = "needs root to create network namespaces"
-    elif _MISSING:
-        reason = f"needs {', '.join(_MISSING)} (make system-packages)"
-    for item in items:
-        if "tests/dataplane/" in str(item.fspath).replace(os.sep, "/"):
-            item.add_marker(pytest.mark.root)
-            if reason:
-                item.add_marker(pytest.mark.skip(reason=reason))
+    mark_namespace_tests(
+        items, lambda path: "tests/dataplane/" in path, ("ip", "bridge", "iptables", "nsenter")
+    )
 
 
 @pytest.fixture

@@ -2,29 +2,21 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 
 import pytest
 
 from clusterlink.lab.addressing import LabSpec
 from tests.lab.support import RunningLab, kosmosctl, unique_lab_name
-
-_MISSING = [tool for tool in ("ip", "bridge", "iptables", "nsenter") if not shutil.which(tool)]
+from tests.namespaces import mark_namespace_tests
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    reason = ""
-    if os.geteuid() != 0:
-        reason = "needs root to create network namespaces"
-    elif _MISSING:
-        reason = f"needs {', '.join(_MISSING)} (make system-packages)"
-    for item in items:
-        if str(item.fspath).replace(os.sep, "/").endswith("tests/doctor/test_lab_doctor.py"):
-            item.add_marker(pytest.mark.root)
-            if reason:
-                item.add_marker(pytest.mark.skip(reason=reason))
+    mark_namespace_tests(
+        items,
+        lambda path: path.endswith("tests/doctor/test_lab_doctor.py"),
+        ("ip", "bridge", "iptables", "nsenter"),
+    )
 
 
 @pytest.fixture(scope="module")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -11,25 +9,17 @@ import pytest
 
 from clusterlink.lab.addressing import LabSpec
 from tests.lab.support import RunningLab, kosmosctl, unique_lab_name
+from tests.namespaces import mark_namespace_tests
 
-_MISSING = [
-    tool for tool in ("ip", "bridge", "iptables", "nsenter", "ping") if not shutil.which(tool)
-]
 _END_TO_END = ("test_federation.py", "test_lifecycle.py", "test_failures.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    reason = ""
-    if os.geteuid() != 0:
-        reason = "needs root to create network namespaces"
-    elif _MISSING:
-        reason = f"needs {', '.join(_MISSING)} (make system-packages)"
-    for item in items:
-        path = str(item.fspath).replace(os.sep, "/")
-        if "tests/lab/" in path and path.endswith(_END_TO_END):
-            item.add_marker(pytest.mark.root)
-            if reason:
-                item.add_marker(pytest.mark.skip(reason=reason))
+    mark_namespace_tests(
+        items,
+        lambda path: "tests/lab/" in path and path.endswith(_END_TO_END),
+        ("ip", "bridge", "iptables", "nsenter", "ping"),
+    )
 
 
 LabFactory = Callable[..., RunningLab]

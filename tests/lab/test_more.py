@@ -7,8 +7,6 @@ fixture). Waits are bounded and say what was still missing when the bound ran ou
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,7 +15,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from clusterlink.lab import lab as lab_ops
@@ -34,13 +31,9 @@ from tests.lab.support import (
     eventually,
     unreachable_pairs,
 )
+from tests.namespaces import namespace_marks
 
-_MISSING = [tool for tool in ("ip", "bridge", "iptables", "ping") if not shutil.which(tool)]
-pytestmark = [
-    pytest.mark.root,
-    pytest.mark.skipif(os.geteuid() != 0, reason="needs root to create network namespaces"),
-    pytest.mark.skipif(bool(_MISSING), reason=f"needs {', '.join(_MISSING)}"),
-]
+pytestmark = namespace_marks(("ip", "bridge", "iptables", "ping"))
 
 BRIDGE_DEVICES = ("vx-bridge", "vx-bridge-6")
 SQLITE_SHM_LOCKS = (120, 8)  # offset and count of the WAL locks in a sqlite "-shm" file
