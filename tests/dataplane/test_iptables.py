@@ -25,6 +25,9 @@ A1, B1 = Node("a1", "a", 11), Node("b1", "b", 21)
 NETMAP = Iptables(
     table="nat", chain="PREROUTING", rule="-d 10.99.0.0/16 -j NETMAP --to 10.20.0.0/16"
 )
+SNAT4 = Iptables(
+    table="nat", chain="POSTROUTING", rule="-s 10.20.0.0/16 -d 10.99.0.0/16 -j MASQUERADE"
+)
 SNAT6 = Iptables(
     table="nat", chain="POSTROUTING", rule="-s fd33:10::/32 -d fd33:20::/32 -j MASQUERADE"
 )
@@ -58,22 +61,36 @@ def test_spec_rules_go_into_our_chains_hooked_first_and_leave_with_the_spec(lab:
 
     dropped = converge(with_rules(spec, SNAT6), node)
 
-    assert [str(c) for c in dropped.applied] == [
-        "delete iptables -t nat -D CLUSTERLINK-PREROUTING"
-        " -d 10.99.0.0/16 -j NETMAP --to 10.20.0.0/16"
-    ]
-    assert not any("NETMAP" in line for line in save(node, 4))
-    assert "-A PREROUTING -j RETURN" in save(node, 4)
+    assert [str(c) for c in dropped.applied] == ["delete iptables -t nat -X CLUSTERLINK-PREROUTING"]
+    v4 = save(node, 4)
+    assert not any("CLUSTERLINK-PREROUTING" in line for line in v4)
+    assert "-A PREROUTING -j RETURN" in v4
+    assert "-A CLUSTERLINK-POSTROUTING -s fd33:10::/32 -d fd33:20::/32 -j MASQUERADE" in save(
+        node, 6
+    )
+
+
+def test_a_node_without_spec_rules_has_no_nat_hook(lab: Lab) -> None:
+    """No connection tracking for forwarded tunnel traffic when nothing is translated."""
+    lab.build([A1, B1])
+    node = lab.ns("a1")
+    converge(with_rules(p2p_spec(A1, [B1]), NETMAP), node)
+
+    converge(p2p_spec(A1, [B1]), node)
+
+    assert not any("CLUSTERLINK-P" in line for line in save(node, 4) + save(node, 6))
+    assert "-A FORWARD -j CLUSTERLINK-MSS" in save(node, 4, table="mangle")
 
 
 def test_nat_hook_pushed_down_by_another_rule_is_put_back_first(lab: Lab) -> None:
     lab.build([A1, B1])
     node = lab.ns("a1")
-    converge(p2p_spec(A1, [B1]), node)
+    spec = with_rules(p2p_spec(A1, [B1]), SNAT4)
+    converge(spec, node)
     sh("ip", "netns", "exec", node, "iptables", "-t", "nat", "-I", "POSTROUTING", "1",
        "-j", "MASQUERADE")  # fmt: skip
 
-    result = converge(p2p_spec(A1, [B1]), node)
+    result = converge(spec, node)
 
     assert [str(c) for c in result.applied] == [
         "create iptables -t nat -I POSTROUTING 1 -j CLUSTERLINK-POSTROUTING"

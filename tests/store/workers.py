@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from multiprocessing.queues import Queue
 from typing import Any
 
@@ -76,5 +77,17 @@ def watch_names(
                 if len(seen) == count:
                     break
         results.put(seen)
+    finally:
+        store.close()
+
+
+def create_after(url: str, name: str, delay: float) -> None:
+    """Create ConfigMap ``name`` after ``delay`` seconds, stamped with the time it is sent."""
+    store = open_store(url)
+    try:
+        time.sleep(delay)
+        metadata = {"name": name, "namespace": NAMESPACE}
+        data = {"sent": repr(time.time())}
+        store.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata, "data": data})
     finally:
         store.close()

@@ -364,10 +364,22 @@ def test_iptables_script_moves_a_pushed_down_hook_and_rewrites_only_changed_chai
 
     assert scripts["nat"].script == (
         "*nat\n-D PREROUTING -j CLUSTERLINK-PREROUTING\n"
-        "-I PREROUTING 1 -j CLUSTERLINK-PREROUTING\nCOMMIT\n"
+        "-I PREROUTING 1 -j CLUSTERLINK-PREROUTING\n"
+        "-D POSTROUTING -j CLUSTERLINK-POSTROUTING\n"
+        ":CLUSTERLINK-POSTROUTING - [0:0]\n-X CLUSTERLINK-POSTROUTING\nCOMMIT\n"
     )
     assert set(scripts) == {"nat", "filter", "mangle"}
     assert ":CLUSTERLINK-MSS - [0:0]" in scripts["mangle"].script
+
+
+def test_a_node_with_nothing_to_translate_gets_no_nat_chain() -> None:
+    """A nat hook would turn on connection tracking for every forwarded packet."""
+    desired = ipt.desired_chains(4, SPEC.model_copy(update={"iptables": ()}), {"vx-bridge": 1450})
+
+    scripts = {script.table: script for script in ipt.table_scripts(4, ipt.FamilyState(), desired)}
+
+    assert {owned.table for owned in desired} == {"filter", "mangle"}
+    assert set(scripts) == {"filter", "mangle"}
 
 
 def test_iptables_chains_of_an_unused_family_are_unhooked_and_removed() -> None:

@@ -38,6 +38,13 @@ class LeaseTiming:
                 "lease timing must satisfy 0 < retry_period < renew_deadline < lease_duration"
             )
 
+    @property
+    def renew_interval(self) -> float:
+        """How often a leader writes its lease: a third of the renew deadline leaves room
+        for failed writes (retried every ``retry_period``), and an idle federation's stores,
+        and every watch on them, stay quiet in between."""
+        return max(self.retry_period, self.renew_deadline / 3)
+
 
 def _now_text() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -87,6 +94,9 @@ class LeaderElector:
 
     def run(self) -> None:
         while not self._stopping.is_set():
+            if self._renewed_recently():
+                self._stopping.wait(self.timing.retry_period)
+                continue
             acquired = self.try_acquire_or_renew()
             now = self.clock()
             if acquired:
@@ -98,6 +108,12 @@ class LeaderElector:
                 )
                 self._set_leading(False)
             self._stopping.wait(self.timing.retry_period)
+
+    def _renewed_recently(self) -> bool:
+        return (
+            self._leading.is_set()
+            and self.clock() - self._last_renewed < self.timing.renew_interval
+        )
 
     def _set_leading(self, leading: bool) -> None:
         if leading and not self._leading.is_set():

@@ -1,7 +1,8 @@
 """The agent's iptables state: its own chains, each jumped to from one built-in chain.
 
 * ``nat``: ``CLUSTERLINK-PREROUTING`` and ``CLUSTERLINK-POSTROUTING`` hold the spec's rules
-  (upstream names, so upstream NodeConfigs keep working), jumped to first;
+  (upstream names, so upstream NodeConfigs keep working), jumped to first; they exist only
+  while the spec has rules for them;
 * ``filter``: ``CLUSTERLINK-FORWARD`` accepts traffic in and out of our devices. Upstream
   inserts ``-o <dev> -j ACCEPT`` first in FORWARD, also for the bound NIC, which lets that
   traffic skip the CNI's NetworkPolicy chains. Our jump is appended instead: the CNI's
@@ -139,6 +140,10 @@ def desired_chains(
 ) -> dict[OwnedChain, tuple[str, ...]]:
     """Content of each owned chain for one family; empty when the family is not in use.
 
+    A nat chain exists only while it has rules: a nat hook turns connection tracking on for
+    every packet the node forwards, which costs measurable throughput (BENCHMARKS.md
+    section 3) on a node that has nothing to translate.
+
     ``mtus`` holds the MTU each device will have; a device missing from it gets no
     inbound MSS rule.
     """
@@ -158,7 +163,11 @@ def desired_chains(
         if name in mtus:
             mss.append(f"-i {name} {_SYN} --set-mss {mtus[name] - _TCP_IP_HEADERS[family]}")
     by_chain[CHAIN_MSS] = mss
-    return {owned: tuple(by_chain[owned.chain]) for owned in OWNED_CHAINS}
+    return {
+        owned: tuple(by_chain[owned.chain])
+        for owned in OWNED_CHAINS
+        if by_chain[owned.chain] or owned.table != "nat"
+    }
 
 
 @dataclass(frozen=True, slots=True)

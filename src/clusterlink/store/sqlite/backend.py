@@ -27,6 +27,7 @@ from clusterlink.store.kinds import DEFAULT_KINDS, KindInfo, KindRegistry
 from clusterlink.store.objects import ObjectKey, address, checked_key
 from clusterlink.store.protocol import ObjectList
 from clusterlink.store.selection import Selection
+from clusterlink.store.sqlite.changes import FileChanges
 from clusterlink.store.sqlite.connections import ThreadConnections
 from clusterlink.store.sqlite.history import LoggedEvent, append_event, compact_history
 from clusterlink.store.sqlite.options import SqliteOptions
@@ -76,6 +77,7 @@ class SqliteStore:
         self._clock = clock
         self._connections = ThreadConnections(path, self._options)
         self._watches: weakref.WeakSet[SqliteWatch] = weakref.WeakSet()
+        self._changes = FileChanges(path)
         initialize(self._connections.current(), path, self._options)
 
     @property
@@ -139,6 +141,7 @@ class SqliteStore:
             resource_version=resource_version,
             timeout_seconds=timeout_seconds,
             options=self._options,
+            changes=self._changes,
         )
         self._watches.add(watch)
         return watch
@@ -202,6 +205,7 @@ class SqliteStore:
     def close(self) -> None:
         for watch in list(self._watches):
             watch.stop()
+        self._changes.close()
         self._connections.close()
 
     # --- internals -----------------------------------------------------------------------

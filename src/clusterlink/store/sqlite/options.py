@@ -20,7 +20,9 @@ from clusterlink.store.errors import InvalidError
 class SqliteOptions:
     """How one process uses a sqlite store.
 
-    ``poll_interval``: seconds between a watch's polls when idle. ``busy_timeout``: seconds
+    ``poll_interval``: seconds between a watch's polls right after a write, or always where
+    the files cannot be watched; ``idle_poll_interval``: seconds between the polls of a watch
+    waiting for writes (a safety net). ``busy_timeout``: seconds
     a write waits for another process's write before :class:`~..errors.UnavailableError`.
     Watch history keeps every event that is among the last ``history_events`` *or* younger
     than ``history_seconds``; a watch resuming from before that gets :class:`~..errors.GoneError`.
@@ -28,6 +30,7 @@ class SqliteOptions:
     """
 
     poll_interval: float = 0.05
+    idle_poll_interval: float = 1.0
     busy_timeout: float = 10.0
     history_events: int = 10_000
     history_seconds: float = 300.0

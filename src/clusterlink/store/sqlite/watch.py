@@ -5,6 +5,10 @@ in the same snapshot, so a watch notices compaction it could not survive (``Gone
 when idle, moves its own position up to the head: an idle watch never falls behind the
 floor because of other kinds' writes. Writers in other processes may crash at any time;
 their uncommitted transactions are invisible here and the next poll simply continues.
+
+An idle watch sleeps until the database files are written (:mod:`.changes`), then polls,
+and polls once more ``poll_interval`` later: the write that woke it may belong to a commit
+that becomes visible only an instant after it.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import Self
 from clusterlink.store.errors import BadRequestError, GoneError
 from clusterlink.store.protocol import WatchEvent
 from clusterlink.store.selection import Selection
+from clusterlink.store.sqlite.changes import FileChanges
 from clusterlink.store.sqlite.options import SqliteOptions
 from clusterlink.store.sqlite.transactions import reading, unavailable_on_failure
 
@@ -55,8 +60,11 @@ class SqliteWatch:
         resource_version: str,
         timeout_seconds: float | None,
         options: SqliteOptions,
+        changes: FileChanges | None = None,
     ) -> None:
         self._path = path
+        self._changes = changes
+        self._recheck = False
         self._connect = connect
         self._kind = kind
         self._selection = selection
@@ -86,18 +94,34 @@ class SqliteWatch:
             if self._stopped.is_set() or remaining <= 0:
                 self._close()
                 raise StopIteration
+            seen = self._changes.writes() if self._changes is not None else 0
             try:
                 self._fill()
             except BaseException:
                 self._close()
                 raise
             if not self._pending:
-                self._stopped.wait(min(self._options.poll_interval, remaining))
+                self._sleep(seen, remaining)
         return self._pending.popleft()[1]
 
     def stop(self) -> None:
         self._stopped.set()
+        if self._changes is not None:
+            self._changes.wake()
         self._close()
+
+    def _sleep(self, seen: int, remaining: float) -> None:
+        """Until the next poll: a poll interval, or until a write when the files are watched
+        (and one poll interval more after a write, for a commit still becoming visible)."""
+        changes = self._changes
+        if changes is None or not changes.available:
+            self._stopped.wait(min(self._options.poll_interval, remaining))
+            return
+        interval = (
+            self._options.poll_interval if self._recheck else self._options.idle_poll_interval
+        )
+        changes.wait_for_write(seen, min(interval, remaining), self._stopped.is_set)
+        self._recheck = changes.writes() != seen
 
     def __enter__(self) -> Self:
         return self
