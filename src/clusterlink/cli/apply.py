@@ -3,11 +3,14 @@
 ``apply`` creates or replaces every object of a file; a ``status`` in the file is written
 too (through the status subresource), which is how the lab and tests stand in for the
 controllers that normally write it. Every object is validated before anything is written.
+Both commands print one line per object and try every object even when one fails
+(:func:`run_per_object`).
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +52,68 @@ def apply_document(store: ObjectStore, document: dict[str, Any]) -> str:
     return verb
 
 
+# --- one line per object ---------------------------------------------------------------------
+
+ObjectWork = Callable[[ObjectStore], str | None]
+"""One object's share of a command: returns what happened ("created", "deleted", ...) or
+None to print nothing; raises :class:`ObjectError` or a store error when it fails."""
+
+
+class ObjectError(Exception):
+    """One object failed; the message follows its label: ``Error: <label> <message>``."""
+
+
+def object_label(kind: str, name: str) -> str:
+    return f"{kind.lower()}.kosmos.io/{name}"
+
+
+def _report_one(store: ObjectStore, label: str, work: ObjectWork) -> bool:
+    """Do one object's work and print its line; False when it failed."""
+    try:
+        verb = work(store)
+    except ObjectError as exc:
+        click.echo(f"Error: {label} {exc}", err=True)
+        return False
+    except StoreError as exc:
+        click.echo(f"Error: {label}: {exc}", err=True)
+        return False
+    if verb is not None:
+        click.echo(f"{label} {verb}")
+    return True
+
+
+def run_per_object(store_url: str, work: Iterable[tuple[str, ObjectWork]]) -> None:
+    """Each labelled work item against the store, one line each; every item is tried, and
+    the exit status is 1 when any failed."""
+    store = connect(store_url)
+    try:
+        failures = [label for label, item in work if not _report_one(store, label, item)]
+    finally:
+        store.close()
+    if failures:
+        sys.exit(EXIT_FAILED)
+
+
+# --- apply / delete ----------------------------------------------------------------------------
+
+
+def _applier(document: dict[str, Any]) -> ObjectWork:
+    return lambda store: apply_document(store, document)
+
+
+def _deleter(kind: str, name: str, *, ignore_not_found: bool) -> ObjectWork:
+    def delete(store: ObjectStore) -> str | None:
+        try:
+            store.delete(kind, name)
+        except NotFoundError:
+            if ignore_not_found:
+                return None
+            raise ObjectError("not found") from None
+        return "deleted"
+
+    return delete
+
+
 @click.command("apply")
 @click.option("-f", "--filename", "source", required=True, help="YAML/JSON file ('-': stdin).")
 @store_option
@@ -59,20 +124,10 @@ def apply_command(source: str, store_url: str) -> None:
         objects = load_documents(text)
     except (OSError, InvalidDocumentError, UnicodeDecodeError) as exc:
         raise BadInputError(f"cannot read {source}: {exc}") from None
-    store = connect(store_url)
-    failed = False
-    try:
-        for obj in objects:
-            label = f"{obj.kind.lower()}.kosmos.io/{obj.name}"
-            try:
-                click.echo(f"{label} {apply_document(store, to_document(obj))}")
-            except StoreError as exc:
-                click.echo(f"Error: {label}: {exc}", err=True)
-                failed = True
-    finally:
-        store.close()
-    if failed:
-        sys.exit(EXIT_FAILED)
+    run_per_object(
+        store_url,
+        ((object_label(obj.kind, obj.name), _applier(to_document(obj))) for obj in objects),
+    )
 
 
 @click.command("delete")
@@ -85,22 +140,10 @@ def delete_command(
 ) -> None:
     """Delete clusters, clusternodes or nodeconfigs by name."""
     kind = resolve_kind(resource)
-    store = connect(store_url)
-    failed = False
-    try:
-        for name in names:
-            label = f"{kind.lower()}.kosmos.io/{name}"
-            try:
-                store.delete(kind, name)
-                click.echo(f"{label} deleted")
-            except NotFoundError:
-                if not ignore_not_found:
-                    click.echo(f"Error: {label} not found", err=True)
-                    failed = True
-            except StoreError as exc:
-                click.echo(f"Error: {label}: {exc}", err=True)
-                failed = True
-    finally:
-        store.close()
-    if failed:
-        sys.exit(EXIT_FAILED)
+    run_per_object(
+        store_url,
+        (
+            (object_label(kind, name), _deleter(kind, name, ignore_not_found=ignore_not_found))
+            for name in names
+        ),
+    )
