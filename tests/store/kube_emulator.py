@@ -50,7 +50,14 @@ from pathlib import Path
 from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
-from clusterlink.store import GoneError, ObjectStore, StoreError
+from clusterlink.store import (
+    DEFAULT_KINDS,
+    GoneError,
+    KindInfo,
+    KindRegistry,
+    ObjectStore,
+    StoreError,
+)
 from clusterlink.store.sqlite import SqliteOptions, SqliteStore, SqliteWatch
 
 MERGE_PATCH = "application/merge-patch+json"
@@ -82,6 +89,33 @@ RESOURCES = (
     ApiResource("Secret", "", "v1", "secrets", True, True),
     ApiResource("ConfigMap", "", "v1", "configmaps", True, True),
     ApiResource("Lease", "coordination.k8s.io", "v1", "leases", True, True),
+)
+
+WORKLOAD_RESOURCES = (
+    *RESOURCES,
+    ApiResource("Namespace", "", "v1", "namespaces", False, True),
+    ApiResource("ServiceAccount", "", "v1", "serviceaccounts", True, True),
+    ApiResource("Role", "rbac.authorization.k8s.io", "v1", "roles", True, True),
+    ApiResource("RoleBinding", "rbac.authorization.k8s.io", "v1", "rolebindings", True, True),
+    ApiResource("DaemonSet", "apps", "v1", "daemonsets", True, True),
+)
+"""With ``KubeEmulator(workloads=True)``: also what ``kosmosctl dr`` deploys floaters with.
+Nothing acts on them (no RBAC, no DaemonSet controller, no kubelet): a test plays those."""
+
+WORKLOAD_KINDS = KindRegistry.of(
+    [
+        *DEFAULT_KINDS.by_kind.values(),
+        KindInfo("Namespace", "v1", namespaced=False, status_subresource=True),
+        KindInfo("ServiceAccount", "v1", namespaced=True, status_subresource=False),
+        KindInfo("Role", "rbac.authorization.k8s.io/v1", namespaced=True, status_subresource=False),
+        KindInfo(
+            "RoleBinding",
+            "rbac.authorization.k8s.io/v1",
+            namespaced=True,
+            status_subresource=False,
+        ),
+        KindInfo("DaemonSet", "apps/v1", namespaced=True, status_subresource=True),
+    ]
 )
 
 
@@ -416,7 +450,9 @@ def _check_resource_version(text: str) -> None:
 class KubeEmulator:
     """API servers for many emulated clusters behind one port, ``/clusters/<id>/...`` each."""
 
-    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None, *, workloads: bool = False) -> None:
+        self._resources = WORKLOAD_RESOURCES if workloads else RESOURCES
+        self._kinds = WORKLOAD_KINDS if workloads else DEFAULT_KINDS
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.emulator = self
         self._scheme = "http"
@@ -431,9 +467,12 @@ class KubeEmulator:
 
     @classmethod
     @contextlib.contextmanager
-    def serving(cls, tls: ssl.SSLContext | None = None) -> Iterator[KubeEmulator]:
-        """A running emulator; with ``tls``, over HTTPS with that server context."""
-        emulator = cls(tls)
+    def serving(
+        cls, tls: ssl.SSLContext | None = None, *, workloads: bool = False
+    ) -> Iterator[KubeEmulator]:
+        """A running emulator; with ``tls``, over HTTPS with that server context; with
+        ``workloads``, serving :data:`WORKLOAD_RESOURCES` too."""
+        emulator = cls(tls, workloads=workloads)
         emulator._thread.start()
         try:
             yield emulator
@@ -469,7 +508,8 @@ class KubeEmulator:
                 )
             kubeconfig = directory / "kubeconfig"
             _write_kubeconfig(kubeconfig, f"{self.address}/clusters/{cluster_id}")
-            cluster = EmulatedCluster(SqliteStore(directory / "emulated.db", options), kubeconfig)
+            store = SqliteStore(directory / "emulated.db", options, kinds=self._kinds)
+            cluster = EmulatedCluster(store, kubeconfig)
             self._clusters[cluster_id] = cluster
             self._by_directory[directory] = cluster_id
             return cluster
@@ -527,7 +567,11 @@ class KubeEmulator:
         if not rest:
             raise _StatusError(404, "NotFound", "the server could not find the requested resource")
         resource = next(
-            (r for r in RESOURCES if (r.group, r.version, r.plural) == (group, version, rest[0])),
+            (
+                r
+                for r in self._resources
+                if (r.group, r.version, r.plural) == (group, version, rest[0])
+            ),
             None,
         )
         if resource is None or (namespace is not None and not resource.namespaced):

@@ -1,17 +1,21 @@
 """``kosmosctl dr`` (also ``check``): probe every pair of floaters and explain what fails.
 
-Upstream's flags, with the embedded store's ``--src-store``/``--dst-store`` in place of
-kubeconfigs, and ``--lab NAME`` for a running lab. Plans and results travel through the
-member stores, so this command only needs store access. Progress and the plan size go to
-standard error; the report goes to standard output (``-o html > report.html``). Exit
-status 0 only when every probe passed.
+Three ways to name the clusters. Upstream's ``--src-kubeconfig``/``--dst-kubeconfig`` (with
+``--src-context``/``--dst-context``; none: kubectl's default kubeconfig): floaters are
+deployed as DaemonSets for the check and removed afterwards (see
+:mod:`clusterlink.doctor.deployment`). ``--src-store``/``--dst-store`` URLs: floaters
+already run and register there. ``--lab NAME``: a running lab's floaters. Plans and
+results travel through the member stores, so this command only needs API access. Progress
+and the plan size go to standard error; the report goes to standard output (``-o html >
+report.html``). Exit status 0 only when every probe passed.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,12 +26,23 @@ import yaml
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from clusterlink.cli.cluster_endpoints import kube_url
 from clusterlink.cli.output import BadInputError, print_table
+from clusterlink.deploy.settings import DEFAULT_IMAGE_REPOSITORY, DeploySettings
+from clusterlink.doctor.deployment import (
+    DeploymentError,
+    DeployOptions,
+    MemberSpec,
+    floaters_running,
+)
+from clusterlink.doctor.deployment import (
+    Progress as WaitProgress,
+)
 from clusterlink.doctor.html import render_html
 from clusterlink.doctor.matrix import FAMILY_CHOICES, PROTOCOL_CHOICES, Matrix, MatrixOptions
 from clusterlink.doctor.report import TABLE_COLUMNS, WIDE_COLUMNS, report_document, table_rows
 from clusterlink.doctor.session import DoctorError, DoctorRequest, DoctorRun, Observers, run_doctor
-from clusterlink.floater.messages import DEFAULT_NAMESPACE, Network
+from clusterlink.floater.messages import DEFAULT_NAMESPACE, DEFAULT_PORT, Network
 from clusterlink.floater.plan import MAX_CONCURRENCY, MAX_COUNT
 from clusterlink.lab import lab as lab_ops
 from clusterlink.lab.processes import is_running
@@ -97,7 +112,8 @@ def _progress(console: Console) -> Iterator[Progress]:
         yield progress
 
 
-def _observers(progress: Progress, console: Console) -> Observers:
+def _observers(progress: Progress, console: Console) -> tuple[Observers, WaitProgress]:
+    """What the doctor reports to, and the progress of waiting for deployed floaters."""
     floaters = progress.add_task("waiting for floaters", total=None)
     probing = progress.add_task("probing", total=None, visible=False)
 
@@ -116,7 +132,7 @@ def _observers(progress: Progress, console: Console) -> Observers:
     def on_results(done: int, total: int) -> None:
         progress.update(probing, completed=done, total=total)
 
-    return Observers(on_floaters, on_plan, on_results)
+    return Observers(on_floaters, on_plan, on_results), on_floaters
 
 
 def _render(run: DoctorRun, output: str, console: Console) -> None:
@@ -148,6 +164,145 @@ def _render(run: DoctorRun, output: str, console: Console) -> None:
     click.echo(run.summary.line())
 
 
+@dataclass(frozen=True, slots=True)
+class KubeconfigFlags:
+    """One cluster named by kubeconfig flags; ``prefix`` is ``src``, ``dst`` or ``control``."""
+
+    prefix: str
+    kubeconfig: str | None
+    context: str | None
+
+    @property
+    def given(self) -> bool:
+        return bool(self.kubeconfig or self.context)
+
+    @property
+    def url(self) -> str:
+        return kube_url(self.kubeconfig, self.context)
+
+    def describe(self) -> str:
+        words = [f"--{self.prefix}-kubeconfig {self.kubeconfig or '(kubectl default)'}"]
+        if self.context:
+            words.append(f"--{self.prefix}-context {self.context}")
+        return " ".join(words)
+
+
+@dataclass(frozen=True, slots=True)
+class ImageFlags:
+    namespace: str
+    repository: str
+    dst_repository: str | None
+    version: str | None
+
+    def settings(self, destination: bool) -> DeploySettings:
+        repository = (self.dst_repository if destination else None) or self.repository
+        if self.version:
+            return DeploySettings(self.namespace, repository, self.version)
+        return DeploySettings(self.namespace, repository)
+
+
+def member_specs(
+    src: KubeconfigFlags,
+    dst: KubeconfigFlags,
+    images: ImageFlags,
+    names: tuple[str | None, str | None],
+) -> tuple[MemberSpec, ...]:
+    """The members to deploy floaters in: the source, and the destination if named."""
+    source = MemberSpec("source cluster", src.describe(), src.url, images.settings(False), names[0])
+    if not dst.given:
+        return (source,)
+    destination = MemberSpec(
+        "destination cluster", dst.describe(), dst.url, images.settings(True), names[1]
+    )
+    return source, destination
+
+
+def _control_url(control_store: str | None, control: KubeconfigFlags) -> str | None:
+    if control_store and control.given:
+        raise BadInputError("give either --control-store or --control-kubeconfig/--control-context")
+    return control.url if control.given else control_store
+
+
+def _say(console: Console) -> Callable[[str], None]:
+    def say(text: str) -> None:
+        console.print(text, markup=False, highlight=False)
+
+    return say
+
+
+def _check(console: Console, request: DoctorRequest) -> DoctorRun:
+    with _progress(console) as progress:
+        observers, _ = _observers(progress, console)
+        return run_doctor(request, observers)
+
+
+def _deploy_and_check(
+    console: Console,
+    specs: Sequence[MemberSpec],
+    deploy: DeployOptions,
+    request: DoctorRequest,
+) -> DoctorRun:
+    """Floaters deployed in ``specs``, the check of ``request`` on them, floaters removed."""
+    with _progress(console) as progress:
+        observers, waiting = _observers(progress, console)
+        with floaters_running(specs, deploy, say=_say(console), progress=waiting) as running:
+            return run_doctor(
+                dataclasses.replace(
+                    request,
+                    member_stores=running.store_urls,
+                    expected=running.floaters,
+                    only_expected=True,
+                ),
+                observers,
+            )
+
+
+_kubeconfig_flags = (
+    click.option(
+        "--src-kubeconfig",
+        type=click.Path(dir_okay=False),
+        help="Kubeconfig of the source cluster: floaters are deployed there for the check "
+        "(default: kubectl's, when no --lab or --src-store is given).",
+    ),
+    click.option("--src-context", help="Context in that kubeconfig."),
+    click.option(
+        "--dst-kubeconfig",
+        type=click.Path(dir_okay=False),
+        help="Kubeconfig of the destination cluster (default: check within the source).",
+    ),
+    click.option("--dst-context", help="Context in that kubeconfig."),
+    click.option(
+        "--src-name",
+        help="The source's Cluster name (default: the CLUSTER_NAME of its ClusterLink agent, "
+        "else the context's name).",
+    ),
+    click.option("--dst-name", help="The destination's Cluster name (default: as --src-name)."),
+    click.option(
+        "-r",
+        "--image-repository",
+        default=DEFAULT_IMAGE_REPOSITORY,
+        show_default=True,
+        help="Floater image: <repository>/clusterlink-floater:<version>.",
+    ),
+    click.option(
+        "--dst-image-repository", help="Image repository in the destination (default: -r)."
+    ),
+    click.option("--version", "image_version", help="Floater image tag (default: kosmosctl's)."),
+    click.option(
+        "--control-kubeconfig",
+        type=click.Path(dir_okay=False),
+        help="Kubeconfig of the control plane (NodeConfigs), to explain failures.",
+    ),
+    click.option("--control-context", help="Context in that kubeconfig."),
+)
+
+
+def _with_kubeconfig_flags(function: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(_kubeconfig_flags):
+        function = option(function)
+    return function
+
+
 @click.command("dr")
 @click.option("--lab", "lab_name", help="Check a running lab (kosmosctl lab up).")
 @click.option(
@@ -158,8 +313,9 @@ def _render(run: DoctorRun, output: str, console: Console) -> None:
     show_default=True,
     help="Where labs keep their state (with --lab).",
 )
-@click.option("--src-store", help="Store URL of the source member cluster.")
+@click.option("--src-store", help="Store URL of the source member cluster (floaters running).")
 @click.option("--dst-store", help="Store URL of the destination cluster (default: in src).")
+@_with_kubeconfig_flags
 @click.option(
     "--control-store",
     envvar="CLUSTERLINK_STORE",
@@ -176,13 +332,23 @@ def _render(run: DoctorRun, output: str, console: Console) -> None:
     "--port",
     type=click.IntRange(1, 65535),
     default=None,
-    help="Probe this port (default: each floater's registered PORT, 8889).",
+    help="Deployed floaters serve on this port (PORT, default 8889); probes go to it "
+    "(default: each floater's registered port).",
 )
 @click.option(
-    "-w", "--pod-wait-time", type=click.FloatRange(0, 3600), default=30.0, show_default=True
+    "-w",
+    "--pod-wait-time",
+    type=click.FloatRange(0, 3600),
+    default=30.0,
+    show_default=True,
+    help="Seconds to wait for every floater to register.",
 )
 @click.option("-o", "--output", type=click.Choice(OUTPUTS), default="table", show_default=True)
-@click.option("--keep", is_flag=True, help="Keep this run's plans and results in the stores.")
+@click.option(
+    "--keep",
+    is_flag=True,
+    help="Keep the deployed floaters, and this run's plans and results, in the clusters.",
+)
 @click.option(
     "--sample", type=click.IntRange(1), default=None, help="N nodes per cluster (gateways always)."
 )
@@ -197,6 +363,17 @@ def doctor_command(
     state_dir: Path,
     src_store: str | None,
     dst_store: str | None,
+    src_kubeconfig: str | None,
+    src_context: str | None,
+    dst_kubeconfig: str | None,
+    dst_context: str | None,
+    src_name: str | None,
+    dst_name: str | None,
+    image_repository: str,
+    dst_image_repository: str | None,
+    image_version: str | None,
+    control_kubeconfig: str | None,
+    control_context: str | None,
     control_store: str | None,
     host_network: bool,
     protocol: Any,
@@ -225,31 +402,45 @@ def doctor_command(
         concurrency=concurrency,
         port=port,
     )
-    if lab_name is not None:
-        if src_store or dst_store:
-            raise BadInputError("--lab and --src-store/--dst-store exclude each other")
-        lab = lab_floaters(lab_name, state_dir)
-        control = control_store or lab.control_store
-        request = DoctorRequest(
-            lab.member_stores,
-            control,
-            namespace,
-            options,
-            pod_wait_time,
-            keep,
-            lab.expected,
-            lab.down,
-        )
-    elif src_store:
-        stores = (src_store, dst_store) if dst_store else (src_store,)
-        request = DoctorRequest(stores, control_store, namespace, options, pod_wait_time, keep)
-    else:
-        raise BadInputError("say what to check: --lab NAME, or --src-store URL [--dst-store URL]")
+    src = KubeconfigFlags("src", src_kubeconfig, src_context)
+    dst = KubeconfigFlags("dst", dst_kubeconfig, dst_context)
+    control = _control_url(
+        control_store, KubeconfigFlags("control", control_kubeconfig, control_context)
+    )
     console = _stderr()
+    if (lab_name or src_store) and (src.given or dst.given):
+        raise BadInputError(
+            "--src-kubeconfig/--dst-kubeconfig exclude --lab and --src-store/--dst-store"
+        )
     try:
-        with _progress(console) as progress:
-            run = run_doctor(request, _observers(progress, console))
-    except DoctorError as exc:
+        if lab_name is not None:
+            if src_store or dst_store:
+                raise BadInputError("--lab and --src-store/--dst-store exclude each other")
+            lab = lab_floaters(lab_name, state_dir)
+            request = DoctorRequest(
+                lab.member_stores,
+                control or lab.control_store,
+                namespace,
+                options,
+                pod_wait_time,
+                keep,
+                lab.expected,
+                lab.down,
+            )
+            run = _check(console, request)
+        elif src_store or dst_store:
+            if not src_store:
+                raise BadInputError("--dst-store needs --src-store")
+            stores = (src_store, dst_store) if dst_store else (src_store,)
+            request = DoctorRequest(stores, control, namespace, options, pod_wait_time, keep)
+            run = _check(console, request)
+        else:
+            images = ImageFlags(namespace, image_repository, dst_image_repository, image_version)
+            specs = member_specs(src, dst, images, (src_name, dst_name))
+            deploy = DeployOptions(networks, port or DEFAULT_PORT, pod_wait_time, keep)
+            request = DoctorRequest((), control, namespace, options, pod_wait_time, keep)
+            run = _deploy_and_check(console, specs, deploy, request)
+    except (DoctorError, DeploymentError) as exc:
         raise click.ClickException(str(exc)) from None
     _render(run, output, console)
     if not run.summary.ok:

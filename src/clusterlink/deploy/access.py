@@ -17,7 +17,7 @@ from clusterlink.controllers.cidr_discovery import FLANNEL_CONFIGMAP
 from clusterlink.controllers.elector import LEASE_NAME as ELECTOR_LEASE
 
 Verb = Literal["get", "list", "watch", "create", "update", "patch", "delete"]
-Component = Literal["network-manager", "controller-manager", "elector", "agent"]
+Component = Literal["network-manager", "controller-manager", "elector", "agent", "floater"]
 
 OWN_NAMESPACE: Final = "$(namespace)"
 """Stands for the namespace the components are installed in (``DeploySettings.namespace``)."""
@@ -114,5 +114,25 @@ AGENT = ComponentAccess(
     member=(),
 )
 
-COMPONENTS: Final = (NETWORK_MANAGER, CONTROLLER_MANAGER, ELECTOR, AGENT)
+FLOATER = ComponentAccess(
+    "floater",
+    control=(),
+    member=(
+        # registration (create; update after an unclean restart; delete on stop), plans
+        # (list and watch by label), results (get: answered before a restart?; create)
+        _access(
+            "ConfigMap",
+            "get",
+            "list",
+            "watch",
+            "create",
+            "update",
+            "delete",
+            namespace=OWN_NAMESPACE,
+        ),
+    ),
+)
+"""Deployed by ``kosmosctl dr`` only, for the duration of a check (upstream grants ``*``)."""
+
+COMPONENTS: Final = (NETWORK_MANAGER, CONTROLLER_MANAGER, ELECTOR, AGENT, FLOATER)
 MEMBER_COMPONENTS: Final = (CONTROLLER_MANAGER, ELECTOR, AGENT)

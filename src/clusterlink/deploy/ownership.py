@@ -4,8 +4,8 @@
 after a crash, an upgrade that renamed something, or from another machine: so nothing is
 remembered locally. Every created object carries ``app.kubernetes.io/managed-by: kosmosctl``
 and one owner label (``kosmos.io/joined-cluster: <name>`` for a join, ``kosmos.io/installed:
-control-plane`` for an install); an object that existed before is never relabelled, so it is
-never removed either.
+control-plane`` for an install, ``kosmos.io/doctor: floaters`` for the floaters ``dr``
+deploys); an object that existed before is never relabelled, so it is never removed either.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ MANAGER: Final = "kosmosctl"
 JOINED_CLUSTER: Final = "kosmos.io/joined-cluster"
 INSTALLED: Final = "kosmos.io/installed"
 CONTROL_PLANE: Final = "control-plane"
+DOCTOR: Final = "kosmos.io/doctor"
+FLOATERS: Final = "floaters"
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +38,10 @@ class Owner:
     @classmethod
     def install(cls) -> Owner:
         return cls(INSTALLED, CONTROL_PLANE)
+
+    @classmethod
+    def doctor(cls) -> Owner:
+        return cls(DOCTOR, FLOATERS)
 
     @property
     def labels(self) -> dict[str, str]:

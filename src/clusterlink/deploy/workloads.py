@@ -66,6 +66,11 @@ class ContainerPlan:
     mounts_control_kubeconfig: bool = True
     privileged: bool = False
     extra_mounts: tuple[Manifest, ...] = field(default=())
+    capabilities: tuple[str, ...] = ()
+    """Run as root with only these capabilities (not privileged); () runs as non-root."""
+    probes_on_serving_port: bool = False
+    """The component answers ``/healthz`` and ``/readyz`` on ``probe_port``, the port it
+    serves anyway (the floater's ``PORT``); its separate probe server is turned off."""
 
 
 def cluster_name_env(cluster: str) -> Manifest:
@@ -91,6 +96,15 @@ def _probe(path: str, port: int, *, initial_delay: int, failures: int) -> Manife
 def _security_context(plan: ContainerPlan) -> Manifest:
     if plan.privileged:
         return {"privileged": True, "runAsUser": 0}
+    if plan.capabilities:
+        return {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "runAsNonRoot": False,
+            "runAsUser": 0,
+            "capabilities": {"drop": ["ALL"], "add": list(plan.capabilities)},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        }
     return {
         "allowPrivilegeEscalation": False,
         "readOnlyRootFilesystem": True,
@@ -108,7 +122,7 @@ def container(plan: ContainerPlan, settings: DeploySettings) -> Manifest:
         *plan.subcommand,
         *plan.args,
         "--probe-port",
-        str(plan.probe_port),
+        "-1" if plan.probes_on_serving_port else str(plan.probe_port),
         "--log-format",
         "json",
     ]
@@ -209,7 +223,7 @@ def pod_template(
         pod_spec["dnsPolicy"] = "ClusterFirstWithHostNet"
     if tolerations:
         pod_spec["tolerations"] = list(tolerations)
-    if not plan.privileged:
+    if not plan.privileged and not plan.capabilities:
         pod_spec["securityContext"] = {"runAsNonRoot": True, "fsGroup": NON_ROOT_UID}
     return {"metadata": {"labels": labels_of(plan.component)}, "spec": pod_spec}
 

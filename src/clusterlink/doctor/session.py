@@ -63,6 +63,7 @@ class DoctorRequest:
     keep: bool = False
     expected: frozenset[str] | None = None  # floater names that must register first
     not_running: Mapping[str, str] = field(default_factory=dict)  # name -> why
+    only_expected: bool = False  # probe only ``expected``; other registrations are ignored
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +142,8 @@ def run_doctor(request: DoctorRequest, observe: Observers = Observers()) -> Doct
         found = wait_for_floaters(
             stores, request.namespace, request.expected, request.wait, observe.floaters
         )
+        if request.only_expected and request.expected is not None:
+            found = [r for r in found if r.info.name in request.expected]
         if not found:
             raise DoctorError(
                 f"no floater registered in namespace {request.namespace} of "
