@@ -2,12 +2,13 @@
 # Images of the ClusterLink components, named as upstream: <repo>/clusterlink-<component>:<tag>.
 #
 # One build, two runtime targets sharing every layer but the last:
-#   control  - network-manager, controller-manager, elector: no network tools, non-root
+#   control  - network-manager, controller-manager, elector, floater: no network tools
+#              (the floater probes from Python sockets), non-root by default
 #   agent    - the node agent: iproute2 and iptables, root (a privileged DaemonSet)
 #
 #   docker build --target control -t ghcr.io/kosmos-io/clusterlink-network-manager:v0.1.0 .
 #   docker tag ghcr.io/kosmos-io/clusterlink-network-manager:v0.1.0 \
-#              ghcr.io/kosmos-io/clusterlink-controller-manager:v0.1.0   # and -elector
+#              ghcr.io/kosmos-io/clusterlink-controller-manager:v0.1.0   # and -elector, -floater
 #   docker build --target agent -t ghcr.io/kosmos-io/clusterlink-agent:v0.1.0 .
 #
 # Every container runs `clusterlink <component> ...` (the manifests of clusterlink.deploy set
