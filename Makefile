@@ -26,9 +26,11 @@ system-packages:
 	fi
 
 # The lab: a 2-cluster mixed-mode dual-stack federation in network namespaces, every
-# component a real process; prints what exists, the cross-cluster ping matrix, then removes it.
+# component a real process; prints what exists and the doctor's cross-cluster matrix, and
+# leaves it running with the commands to explore it and to remove it (run again: replaced).
 demo: system-packages $(STAMP)
 	$(VENV)/bin/kosmosctl lab demo
+	@echo "(the commands above are in $(VENV)/bin: run '. $(VENV)/bin/activate' first)"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks

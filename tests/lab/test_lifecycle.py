@@ -127,3 +127,25 @@ def _started_processes(state_dir: Path, name: str) -> int:
         return len(load_state(state_dir, name).processes)
     except LabStateError:
         return 0
+
+
+def test_demo_checks_the_lab_with_the_doctor_leaves_it_running_and_can_be_repeated(
+    tmp_path: Path,
+) -> None:
+    name, state_dir = unique_lab_name(), tmp_path / "labs"
+    try:
+        first = kosmosctl("demo", "--name", name, state_dir=state_dir)
+        first_lab = load_state(state_dir, name)
+        again = kosmosctl("demo", "--name", name, state_dir=state_dir)
+
+        assert first.returncode == 0, first.stderr
+        assert again.returncode == 0, again.stderr
+        assert "SUCCESSED" in again.stdout
+        assert "FAILED" not in again.stdout
+        assert f"kosmosctl lab down --name {name}" in again.stdout
+        assert f"replacing the lab {name}" in again.stderr
+        assert not any(is_running(process) for process in first_lab.processes)
+        assert all(is_running(process) for process in load_state(state_dir, name).processes)
+    finally:
+        kosmosctl("down", "--name", name, state_dir=state_dir)
+    assert topology.existing_namespaces(naming.lab_prefix(name)) == []

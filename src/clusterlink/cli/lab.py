@@ -23,7 +23,7 @@ from clusterlink.lab import lab as lab_ops
 from clusterlink.lab.addressing import IP_FAMILIES, MODES, LabSpec, LabSpecError, plan_lab
 from clusterlink.lab.naming import LabNameError, Target
 from clusterlink.lab.report import PingResult, lab_status, next_commands, ping_matrix
-from clusterlink.lab.state import DEFAULT_STATE_ROOT, STATE_DIR_ENV, LabState
+from clusterlink.lab.state import DEFAULT_STATE_ROOT, STATE_DIR_ENV, LabState, lab_exists
 
 EXIT_UNREACHABLE = 1
 
@@ -254,11 +254,23 @@ def down_command(name: str, state_dir: Path) -> None:
 
 @lab.command("demo")
 @lab_options
-@click.option("--keep", is_flag=True, help="Leave the lab running afterwards.")
-def demo_command(name: str, state_dir: Path, keep: bool) -> None:
-    """A small mixed dual-stack federation: up, the doctor on pod and host networks, then
-    down (unless --keep). Exits non-zero when any check failed."""
+@click.option(
+    "--down/--keep",
+    "remove_after",
+    default=False,
+    show_default="--keep",
+    help="Remove the lab at the end, or leave it running to explore.",
+)
+def demo_command(name: str, state_dir: Path, remove_after: bool) -> None:
+    """A small mixed dual-stack federation, checked by the doctor on pod and host networks.
+
+    A lab of the same name left by an earlier run is replaced, so the demo can be repeated.
+    The lab stays running afterwards (the commands to explore it and to remove it are
+    printed last) unless --down. Exits non-zero when any check failed."""
     context = click.get_current_context()
+    if lab_exists(state_dir, name):
+        _console(stderr=True).print(f"[green]•[/green] replacing the lab {name} of an earlier run")
+        context.invoke(down_command, name=name, state_dir=state_dir)
     context.invoke(
         up_command,
         name=name,
@@ -273,7 +285,13 @@ def demo_command(name: str, state_dir: Path, keep: bool) -> None:
         timeout=lab_ops.READY_TIMEOUT,
     )
     try:
+        click.echo(f"\n$ kosmosctl dr --lab {name} --host-network")
         context.invoke(doctor_command, lab_name=name, state_dir=state_dir, host_network=True)
     finally:
-        if not keep:
+        if remove_after:
             context.invoke(down_command, name=name, state_dir=state_dir)
+        else:
+            state, plan = lab_ops.open_lab(name, state_dir)
+            click.echo(f"\nThe lab {name} keeps running. Explore it, then remove it:")
+            for command in next_commands(state, plan):
+                click.echo(f"  {command}")

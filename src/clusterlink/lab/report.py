@@ -165,6 +165,7 @@ def next_commands(state: LabState, plan: LabPlan) -> list[str]:
                 break
     node = plan.clusters[0].nodes[0]
     commands += [
+        f"kosmosctl dr --lab {plan.spec.name} --host-network",
         f"kosmosctl lab matrix{name}",
         f"kosmosctl lab status{name}",
         f"kosmosctl get clusters --store {state.control_store}",
