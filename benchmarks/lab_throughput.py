@@ -9,7 +9,7 @@ and it must keep TCP flowing where a PMTU black hole stalls the hand-made path.
 Per mode, two federations of 2 clusters x 2 nodes (IPv4) live side by side:
 
 - the lab: ``kosmosctl lab up``'s own code, ClusterLink running (namespaces
-  ``cl-tp<hex>-*``);
+  ``cl-tp<hex>-*``), without the doctor's floaters;
 - the baseline: the same topology built by the same lab wiring code (router, one underlay
   bridge per cluster, Calico-style pods, host-gw routes), with the namespaces renamed to
   ``clbase-<hex>-*`` and no ClusterLink; its VXLAN devices, FDB and neighbour entries,
@@ -19,7 +19,10 @@ Per mode, two federations of 2 clusters x 2 nodes (IPv4) live side by side:
 
 iperf3 TCP (``-t --seconds``, first second omitted) from the pod of cluster1's last node
 that is not its elected gateway to the pod of cluster2's (the same nodes in both
-federations), ``--runs`` times, alternating baseline and lab; medians. The
+federations), ``--runs`` times, alternating baseline and lab; medians. In gateway mode a
+third path is measured in the same rounds: the baseline whose gateways also masquerade
+host-network traffic as ClusterLink's gateways must (``baseline_host_nat_gbit``), which
+separates the cost of that connection tracking from ClusterLink's own. The
 ``mss-icmp-blocked`` case then drops the ICMP "fragmentation needed" the source node sends
 back to its pod (the pod keeps MTU 1500, the VXLAN hop has 1450: a PMTU black hole, as
 ``50-mtu.sh`` case 2) and measures again: the hand-made path stalls, ClusterLink clamps
@@ -66,6 +69,8 @@ BRIDGE = ("vx-bridge", 54, 4876, "198.19", "0e:54")  # name, VNI, port, /16 pref
 LOCAL = ("vx-local", 55, 4877, "198.18", "0e:55")
 BASELINE_PREFIX = "clbase-"
 MSS_TABLE = "clbench_mss"
+NAT_TABLE = "clbench_nat"
+HOST_NAT = "baseline+host-nat"
 SERVER_START_SECONDS = 5.0
 Measured = TypeVar("Measured")
 
@@ -303,7 +308,9 @@ def elected_gateways(control_store: str, plan: LabPlan) -> dict[str, str]:
 
 @contextmanager
 def running_lab(mode: Mode) -> Iterator[tuple[LabPlan, dict[str, str]]]:
-    spec = LabSpec(name=f"tp{secrets.token_hex(3)}", mode=mode, ip_family="ipv4")
+    # No floaters: they are the doctor's probes, deployed for a check and removed after it
+    # (``kosmosctl dr``), not part of a running installation.
+    spec = LabSpec(name=f"tp{secrets.token_hex(3)}", mode=mode, ip_family="ipv4", floaters=False)
     with tempfile.TemporaryDirectory(prefix="clbench-throughput-") as directory:
         state_root = Path(directory)
         try:
@@ -463,10 +470,22 @@ def throughput_case(
         "baseline_retransmits_median": statistics.median(
             s.retransmits for s in samples["baseline"]
         ),
+        **host_nat_figures(gbit, samples.get(HOST_NAT)),
         "errors": sorted({s.error for s in samples["lab"] + samples["baseline"] if s.error}),
         "path": f"{path.source.path} -> {path.destination.path}",
         "target_ratio": TARGET_RATIO,
         "meets_target": ratio is not None and ratio >= TARGET_RATIO,
+    }
+
+
+def host_nat_figures(gbit: float, samples: list[Sample] | None) -> dict[str, object]:
+    """Gateway mode: the hand-made path with the gateways' host-network NAT as well."""
+    if not samples:
+        return {}
+    base = median_gbit(samples)
+    return {
+        "baseline_host_nat_gbit": base,
+        "ratio_vs_host_nat": round(gbit / base, 3) if base else None,
     }
 
 
@@ -492,13 +511,51 @@ def mss_case(
     }
 
 
+@contextmanager
+def host_network_nat(plan: LabPlan, gateways: dict[str, str]) -> Iterator[None]:
+    """The baseline's gateways get the two MASQUERADE rules ClusterLink gives gateways for
+    host-network traffic (upstream's HostNetwork rules), in a table of their own that is
+    deleted afterwards: a nat hook turns on connection tracking for every forwarded packet,
+    which is part of what the gateway path costs and what the hand-made recipe leaves out."""
+    rules = (
+        f"table ip {NAT_TABLE} {{\n"
+        "  chain post {\n"
+        "    type nat hook postrouting priority srcnat; policy accept;\n"
+        '    ip saddr 198.18.0.0/16 oifname "vx-bridge" masquerade\n'
+        "    ip saddr 198.19.0.0/16 masquerade\n"
+        "  }\n"
+        "}\n"
+    )
+    nodes = [plan.node(cluster, node) for cluster, node in gateways.items()]
+    try:
+        for node in nodes:
+            run(in_namespace(node.namespace, "nft", "-f", "-"), stdin=rules)
+        yield
+    finally:
+        for node in nodes:
+            subprocess.run(
+                in_namespace(node.namespace, "nft", "delete", "table", "ip", NAT_TABLE),
+                capture_output=True,
+                check=False,
+            )
+
+
 def measure_mode(mode: Mode, settings: Settings) -> list[dict[str, object]]:
     lines: list[dict[str, object]] = []
     with running_lab(mode) as (lab_plan, gateways), baseline(mode, gateways) as base_plan:
         lab_path = endpoints("lab", lab_plan, gateways)
         base_path = endpoints("baseline", base_plan, gateways)
-        paths = (base_path, lab_path)
-        samples = interleaved(paths, settings.runs, lambda p: iperf3(p, settings.seconds))
+        paths: tuple[Endpoints, ...] = (base_path, lab_path)
+        if mode == "gateway":
+            paths += (dataclasses.replace(base_path, label=HOST_NAT),)
+
+        def measure(path: Endpoints) -> Sample:
+            if path.label != HOST_NAT:
+                return iperf3(path, settings.seconds)
+            with host_network_nat(base_plan, gateways):
+                return iperf3(path, settings.seconds)
+
+        samples = interleaved(paths, settings.runs, measure)
         lines.append(throughput_case(mode, samples, lab_path))
         if mode == "p2p":
             blocked = interleaved(
