@@ -243,6 +243,15 @@ def node(name: str, pod_cidr: str, address: str) -> dict[str, Any]:
     }
 
 
+def calico_pool(name: str, cidr: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "crd.projectcalico.org/v1",
+        "kind": "IPPool",
+        "metadata": {"name": name},
+        "spec": {"cidr": cidr, "natOutgoing": True},
+    }
+
+
 def test_the_controller_manager_calls_exactly_its_table(
     control: ObjectStore, member: ObjectStore
 ) -> None:
@@ -256,6 +265,15 @@ def test_the_controller_manager_calls_exactly_its_table(
     )
     member.create(node("n1", "10.1.1.0/24", "192.168.1.1"))
     member.create(node("n2", "10.1.2.0/24", "192.168.1.2"))
+    member.create(calico_pool("default-ipv4-ippool", "10.1.0.0/16"))
+    control.create(
+        {
+            "apiVersion": "kosmos.io/v1alpha1",
+            "kind": "NodeConfig",
+            "metadata": {"name": "a-n1", "labels": {"kosmos.io/cluster": "a"}},
+            "spec": {"routes": [{"cidr": "10.2.0.0/16", "gw": "198.18.0.1", "dev": "vx-local"}]},
+        }
+    )
     recorded_control, recorded_member = RecordingStore(control), RecordingStore(member)
     manager = ControllerManager(recorded_control, recorded_member, "a")
     elector = LeaderElector(
@@ -265,6 +283,13 @@ def test_the_controller_manager_calls_exactly_its_table(
     elector.start()
     try:
         eventually(lambda: len(control.list("ClusterNode").items) == 2)
+        # a remote CIDR: its disabled IPPool is created, restored after drift, then deleted
+        ours = "clusterlink-10-2-0-0-16"
+        eventually(lambda: ours in {p["metadata"]["name"] for p in member.list("IPPool").items})
+        member.patch("IPPool", ours, {"spec": {"natOutgoing": True}})
+        eventually(lambda: member.get("IPPool", ours)["spec"]["natOutgoing"] is False)
+        control.patch("NodeConfig", "a-n1", {"spec": {"routes": []}})
+        eventually(lambda: len(member.list("IPPool").items) == 1)
         member.patch("Node", "n1", {"spec": {"podCIDRs": ["10.1.9.0/24"]}})
         eventually(
             lambda: control.get("ClusterNode", "a-n1")["spec"]["podCIDRs"] == ["10.1.9.0/24"]

@@ -13,10 +13,16 @@ apiserver's flags; Calico IPPools; flannel's ConfigMap) and writes to the *contr
 - the pod and service CIDRs (:mod:`.cidr_discovery`) go to ``Cluster.status.clusterLinkStatus``
   with a ``CIDRsDiscovered`` condition saying where they came from or why they were not
   found. A malformed source keeps the last good value; nothing is written when nothing
-  changed.
+  changed;
+- with Calico, every remote CIDR this cluster routes into the tunnels (the routes of its own
+  NodeConfigs, read from the *control* store) becomes a disabled Calico IPPool in the
+  *member* store (:mod:`.calico_pools`), so Calico's ``natOutgoing`` leaves cross-cluster
+  pod traffic alone. Pools of ours no longer wanted (CNI not Calico, Cluster gone) are
+  removed; other pools are never touched.
 
-Level-triggered as every controller here: events only queue keys (``("Node", name)`` or
-``("Cluster", name)``) and a worker compares the desired state with the stored one.
+Level-triggered as every controller here: events only queue keys (``("Node", name)``,
+``("Cluster", name)`` or ``("IPPools", name)``) and a worker compares the desired state
+with the stored one.
 """
 
 from __future__ import annotations
@@ -31,6 +37,14 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from clusterlink.api.constants import API_VERSION, LABEL_CLUSTER, LABEL_EXCLUDE
+from clusterlink.controllers.calico_pools import (
+    PoolChanges,
+    WantedPools,
+    cni_of,
+    pool_changes,
+    remote_cidrs,
+    wanted_pools,
+)
 from clusterlink.controllers.cidr_discovery import (
     FLANNEL_CONFIGMAP,
     Finding,
@@ -41,7 +55,7 @@ from clusterlink.controllers.cidr_discovery import (
 )
 from clusterlink.controllers.informer import Informer
 from clusterlink.controllers.queue import WorkQueue
-from clusterlink.store.errors import ConflictError, NotFoundError, StoreError
+from clusterlink.store.errors import AlreadyExistsError, ConflictError, NotFoundError, StoreError
 from clusterlink.store.protocol import EventType, ObjectStore
 
 log = logging.getLogger(__name__)
@@ -50,7 +64,7 @@ CONDITION_CIDRS = "CIDRsDiscovered"
 LABEL_VIRTUAL_NODE = "kosmos.io/node"
 KUBE_SYSTEM = "kube-system"
 
-WorkKey = tuple[str, str]  # ("Node", node name) or ("Cluster", cluster name)
+WorkKey = tuple[str, str]  # ("Node", node name), ("Cluster" or "IPPools", cluster name)
 
 
 # --- Node -> ClusterNode -------------------------------------------------------------------
@@ -230,7 +244,7 @@ class ControllerManagerMetrics:
         )
         self.writes = Counter(
             f"{prefix}_writes_total",
-            "Objects written to the control store",
+            "Objects written (IPPools to the member store, the rest to the control store)",
             ["kind", "operation"],
             registry=self.registry,
         )
@@ -240,6 +254,16 @@ class ControllerManagerMetrics:
         self.conflicting_names = Counter(
             f"{prefix}_conflicting_names_total",
             "ClusterNodes left alone because another cluster owns the name",
+            registry=self.registry,
+        )
+        self.calico_ippools = Gauge(
+            f"{prefix}_calico_ippools",
+            "Remote CIDRs declared as disabled Calico IPPools",
+            registry=self.registry,
+        )
+        self.calico_ippools_skipped = Gauge(
+            f"{prefix}_calico_ippools_skipped",
+            "Remote CIDRs declared by no IPPool: they overlap a pool that is not ours",
             registry=self.registry,
         )
 
@@ -258,13 +282,14 @@ class ControllerManager:
     _stopping: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
     _cluster_present: bool = False
+    _pools_reported: WantedPools | None = None
 
     def __post_init__(self) -> None:
         self.metrics.queue_depth.set_function(lambda: len(self._queue))
         self._member = {
             "Node": Informer(self.member, "Node", self._on_node),
             "Pod": Informer(self.member, "Pod", self._on_pod, namespace=KUBE_SYSTEM),
-            "IPPool": Informer(self.member, "IPPool", self._on_cidr_source),
+            "IPPool": Informer(self.member, "IPPool", self._on_ippool, optional=True),
             "ConfigMap": Informer(
                 self.member,
                 "ConfigMap",
@@ -283,6 +308,12 @@ class ControllerManager:
                 self.control,
                 "ClusterNode",
                 self._on_cluster_node,
+                label_selector=f"{LABEL_CLUSTER}={self.cluster}",
+            ),
+            "NodeConfig": Informer(
+                self.control,
+                "NodeConfig",
+                self._on_node_config,
                 label_selector=f"{LABEL_CLUSTER}={self.cluster}",
             ),
         }
@@ -324,6 +355,9 @@ class ControllerManager:
     def _cidrs_key(self) -> WorkKey:
         return ("Cluster", self.cluster)
 
+    def _pools_key(self) -> WorkKey:
+        return ("IPPools", self.cluster)
+
     def _on_node(self, event_type: EventType, obj: dict[str, Any]) -> None:
         self._queue.add(("Node", obj["metadata"]["name"]))
         self._queue.add(self._cidrs_key())
@@ -335,7 +369,15 @@ class ControllerManager:
     def _on_cidr_source(self, event_type: EventType, obj: dict[str, Any]) -> None:
         self._queue.add(self._cidrs_key())
 
+    def _on_ippool(self, event_type: EventType, obj: dict[str, Any]) -> None:
+        self._queue.add(self._cidrs_key())
+        self._queue.add(self._pools_key())
+
+    def _on_node_config(self, event_type: EventType, obj: dict[str, Any]) -> None:
+        self._queue.add(self._pools_key())
+
     def _on_cluster_node(self, event_type: EventType, obj: dict[str, Any]) -> None:
+        self._queue.add(self._pools_key())  # its NodeConfig's routes count only while it exists
         prefix = cluster_node_name(self.cluster, "")
         name = str(obj["metadata"]["name"])
         if name.startswith(prefix):
@@ -343,6 +385,7 @@ class ControllerManager:
 
     def _on_cluster(self, event_type: EventType, obj: dict[str, Any]) -> None:
         self._queue.add(self._cidrs_key())
+        self._queue.add(self._pools_key())
         present = event_type != "DELETED" and not obj["metadata"].get("deletionTimestamp")
         if present != self._cluster_present:
             self._cluster_present = present
@@ -374,6 +417,8 @@ class ControllerManager:
             try:
                 if key[0] == "Node":
                     self._sync_cluster_node(key[1])
+                elif key[0] == "IPPools":
+                    self._sync_pools()
                 else:
                     self._sync_cidrs()
                 self._queue.forget(key)
@@ -488,3 +533,63 @@ class ControllerManager:
         )
         self._wrote("Cluster", "status")
         log.info("Cluster %s: %s", self.cluster, wanted["message"])
+
+    # --- remote CIDRs -> disabled Calico IPPools ----------------------------------------
+
+    def _wanted_pools(self) -> WantedPools:
+        cluster = self._cluster()
+        if cluster is None:
+            return WantedPools(idle=f"Cluster {self.cluster} is missing or being deleted")
+        nodes = {str(cn["metadata"]["name"]) for cn in self._control["ClusterNode"].items()}
+        remote = remote_cidrs(self._control["NodeConfig"].items(), nodes)
+        return wanted_pools(cni_of(cluster), remote, self._member["IPPool"].items())
+
+    def _sync_pools(self) -> None:
+        wanted = self._wanted_pools()
+        self._report_pools(wanted)
+        self._apply_pools(pool_changes(wanted.cidrs, self._member["IPPool"].items()))
+
+    def _report_pools(self, wanted: WantedPools) -> None:
+        """Gauges always; a log line only when what is wanted or skipped changed."""
+        self.metrics.calico_ippools.set(len(wanted.cidrs))
+        self.metrics.calico_ippools_skipped.set(len(wanted.skipped))
+        if wanted == self._pools_reported:
+            return
+        self._pools_reported = wanted
+        for skipped in wanted.skipped:
+            log.warning("Cluster %s: %s", self.cluster, skipped)
+        if wanted.idle:
+            log.info("Cluster %s: no IPPools for remote CIDRs: %s", self.cluster, wanted.idle)
+        else:
+            log.info(
+                "Cluster %s: remote CIDRs declared as disabled Calico IPPools: %s",
+                self.cluster,
+                ", ".join(wanted.cidrs) or "none",
+            )
+
+    def _apply_pools(self, changes: PoolChanges) -> None:
+        """Creates first and deletes last, so a CIDR merged into a larger pool is never
+        left undeclared in between. A create or delete someone else did first is fine:
+        its watch event brings the key back."""
+        for document in changes.create:
+            try:
+                self.member.create(document)
+            except AlreadyExistsError:
+                continue
+            self._wrote("IPPool", "create")
+            log.info(
+                "IPPool %s created for remote CIDR %s",
+                document["metadata"]["name"],
+                document["spec"]["cidr"],
+            )
+        for document in changes.update:
+            self.member.update(document)
+            self._wrote("IPPool", "update")
+            log.info("IPPool %s restored", document["metadata"]["name"])
+        for ref in changes.delete:
+            try:
+                self.member.delete("IPPool", ref.name, resource_version=ref.resource_version)
+            except NotFoundError:
+                continue
+            self._wrote("IPPool", "delete")
+            log.info("IPPool %s removed", ref.name)

@@ -5,6 +5,10 @@ through a callback (which should only enqueue a key). The informer survives the 
 going away: it keeps its cache, retries with backoff, resumes the watch from the last
 revision it saw, and relists when that revision has been compacted away (``Gone``),
 announcing what vanished meanwhile as deletions.
+
+An ``optional`` kind may not be served at all (Calico's IPPool on a flannel cluster): a
+"not found" from the list then means an empty, synced cache, looked at again now and then,
+instead of a failure that would keep the controller waiting for a sync forever.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from clusterlink.controllers.queue import Backoff
-from clusterlink.store.errors import GoneError, StoreError
+from clusterlink.store.errors import GoneError, NotFoundError, StoreError
 from clusterlink.store.protocol import EventType, ObjectStore, Watch
 
 log = logging.getLogger(__name__)
@@ -40,6 +44,8 @@ class Informer:
     field_selector: str = ""
     backoff: Backoff = field(default_factory=lambda: Backoff(base=0.2, cap=10.0))
     watch_timeout: float = 60.0
+    optional: bool = False
+    absent_recheck: float = 60.0  # seconds between lists of an optional kind not served
     _cache: dict[ObjectKey, dict[str, Any]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _synced: threading.Event = field(default_factory=threading.Event)
@@ -89,11 +95,25 @@ class Informer:
             except GoneError:
                 log.info("%s watch history compacted; listing again", self.kind)
                 self._revision = ""
+            except NotFoundError as exc:
+                if self.optional:
+                    self._not_served(exc)
+                else:
+                    failures = self._retry_later(exc, failures)
             except StoreError as exc:
-                delay = self.backoff.delay(failures)
-                failures += 1
-                log.warning("%s informer: %s; retrying in %.1fs", self.kind, exc, delay)
-                self._stopping.wait(delay)
+                failures = self._retry_later(exc, failures)
+
+    def _retry_later(self, error: StoreError, failures: int) -> int:
+        delay = self.backoff.delay(failures)
+        log.warning("%s informer: %s; retrying in %.1fs", self.kind, error, delay)
+        self._stopping.wait(delay)
+        return failures + 1
+
+    def _not_served(self, error: NotFoundError) -> None:
+        if not self._synced.is_set():
+            log.info("%s is not served here (%s); treated as none", self.kind, error)
+        self._replace_cache({}, "")
+        self._stopping.wait(self.absent_recheck)
 
     def _relist(self) -> None:
         listed = self.store.list(
@@ -102,7 +122,10 @@ class Informer:
             label_selector=self.label_selector,
             field_selector=self.field_selector,
         )
-        fresh = {key_of(obj): obj for obj in listed.items}
+        self._replace_cache({key_of(obj): obj for obj in listed.items}, listed.resource_version)
+
+    def _replace_cache(self, fresh: dict[ObjectKey, dict[str, Any]], revision: str) -> None:
+        """Take ``fresh`` as the cache, announcing the differences, and count as synced."""
         with self._lock:
             vanished = [obj for key, obj in self._cache.items() if key not in fresh]
             changed = [
@@ -112,7 +135,7 @@ class Informer:
                 != obj["metadata"].get("resourceVersion")
             ]
             self._cache = fresh
-        self._revision = listed.resource_version
+        self._revision = revision
         for obj in vanished:
             self._notify("DELETED", obj)
         for event_type, obj in changed:

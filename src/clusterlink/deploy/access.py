@@ -87,11 +87,15 @@ CONTROLLER_MANAGER = ComponentAccess(
         _access("Cluster", "list", "watch", resource_names=(OWN_CLUSTER,)),
         _access("Cluster", "patch", subresource="status", resource_names=(OWN_CLUSTER,)),
         _access("ClusterNode", "get", "list", "watch", "create", "patch", "delete"),
+        # the routes of its own cluster's NodeConfigs are the remote CIDRs (no secrets there,
+        # unlike the other clusters' Cluster objects)
+        _access("NodeConfig", "list", "watch"),
     ),
     member=(
         _access("Node", "list", "watch"),
         _access("Pod", "list", "watch", namespace="kube-system"),
-        _access("IPPool", "list", "watch"),
+        # CIDR discovery reads them; the disabled pools for remote CIDRs are written
+        _access("IPPool", "list", "watch", "create", "update", "delete"),
         _access("ConfigMap", "list", "watch", resource_names=(FLANNEL_CONFIGMAP,)),
         *lease_access(CONTROLLER_MANAGER_LEASE),
     ),
