@@ -5,7 +5,13 @@ server or an embedded store), progress goes to a :class:`Reporter`. A join first
 both clusters and refuses (:class:`RefusedError`) when the preflight finds an error; if a write
 fails afterwards, what the join had created is removed again before the error is raised,
 so a cluster is never left half-joined. Removal finds objects by their owner labels
-(:mod:`.ownership`), so it needs no record of the join and removes nothing else.
+(:mod:`.ownership`), so it needs no record of the join and removes nothing else, except
+the cluster's ClusterNodes (labelled ``kosmos.io/cluster`` by its controller-manager).
+
+An unjoin must leave the member's nodes clean, and only a running agent that sees its
+NodeConfig deleted removes a node's tunnels, routes and chains. So the order matters:
+stop what re-creates objects, remove the Cluster and its ClusterNodes, wait until the
+network-manager has deleted their NodeConfigs, and only then remove the agents.
 """
 
 from __future__ import annotations
@@ -16,10 +22,11 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from clusterlink.api.constants import CONTROL_CLUSTER_NAME
+from clusterlink.api.constants import CONTROL_CLUSTER_NAME, LABEL_CLUSTER
+from clusterlink.controllers.calico_pools import is_ours
 from clusterlink.controllers.cidr_discovery import FLANNEL_CONFIGMAP
 from clusterlink.deploy.access_review import review, rights_for
-from clusterlink.deploy.applier import Applied, apply_all, remove_owned
+from clusterlink.deploy.applier import Applied, apply_all, owned_objects, remove_owned
 from clusterlink.deploy.joining import (
     JoinOptions,
     cluster_document,
@@ -85,9 +92,16 @@ class Endpoint:
 
 @dataclass(frozen=True, slots=True)
 class Timeouts:
+    """Seconds: ``tokens`` for the control plane to issue the member's tokens, ``ready``
+    for components to become ready (``poll`` between looks), ``teardown`` for the
+    network-manager to delete an unjoined cluster's NodeConfigs and ``grace`` after that
+    for its agents to remove their nodes' state."""
+
     tokens: float = 60.0
     ready: float = 300.0
     poll: float = 2.0
+    teardown: float = 60.0
+    grace: float = 3.0
 
 
 # --- manifests --------------------------------------------------------------------------
@@ -283,30 +297,194 @@ def review_install(control: Endpoint, manifests: Sequence[Manifest]) -> list[Pre
 
 # --- removal ----------------------------------------------------------------------------
 
+WRITERS: tuple[str, ...] = ("Deployment",)
+"""The kinds of a join whose pods write to the control plane on their own (the member's
+controller-manager creates ClusterNodes, the elector patches them): stopped first, so
+nothing re-creates what the unjoin removes. The agents (a DaemonSet) stay until their
+nodes are clean."""
+
+TEARDOWN_POLL = 0.5
+
 
 def _remove(endpoint: Endpoint, owner: Owner, reporter: Reporter) -> list[Applied]:
     return remove_owned(endpoint.target, owner, lambda a: reporter.applied(endpoint.label, a))
+
+
+def _remove_kinds(
+    endpoint: Endpoint, owner: Owner, kinds: Sequence[str], reporter: Reporter
+) -> list[Applied]:
+    """What ``owner`` created of ``kinds`` only, leaving the rest for later."""
+    others = [i for i in owned_objects(endpoint.target, owner) if i.kind not in kinds]
+    return remove_owned(
+        endpoint.target, owner, lambda a: reporter.applied(endpoint.label, a), keep=others
+    )
 
 
 def _skipped_kinds(endpoint: Endpoint, kinds: Sequence[str]) -> list[str]:
     return [kind for kind in kinds if not endpoint.target.holds(kind)]
 
 
-def unjoin(control: Endpoint, member: Endpoint, name: str, reporter: Reporter) -> int:
-    """Remove what ``join`` created for ``name``: the member's side first (its components
-    stop), then the control plane's. Returns how many objects were removed."""
+def _cluster_selector(name: str) -> str:
+    """ClusterNodes and NodeConfigs of a cluster carry this label (controller-manager and
+    network-manager set it)."""
+    return f"{LABEL_CLUSTER}={name}"
+
+
+def _names_of(control: Endpoint, kind: str, cluster: str) -> list[str]:
+    """The objects of ``kind`` labelled with ``cluster``, read through the control store
+    (none when the control plane does not serve the kind, e.g. after an uninstall)."""
+    try:
+        listed = control.store.list(kind, label_selector=_cluster_selector(cluster)).items
+    except NotFoundError:
+        return []
+    return sorted(str(o["metadata"]["name"]) for o in listed)
+
+
+def remove_cluster_nodes(control: Endpoint, cluster: str, reporter: Reporter) -> list[Applied]:
+    """Every ClusterNode of ``cluster``. The member's controller-manager created them, so
+    they carry no owner label; they go with the Cluster because the network-manager
+    deletes a node's NodeConfig, and so its agent's state, only when its ClusterNode goes."""
+    removed: list[Applied] = []
+    for name in _names_of(control, "ClusterNode", cluster):
+        try:
+            control.store.delete("ClusterNode", name)
+        except NotFoundError:
+            continue
+        applied = Applied(ObjectId("ClusterNode", name), "deleted")
+        reporter.applied(control.label, applied)
+        removed.append(applied)
+    return removed
+
+
+def remove_remote_cidr_pools(member: Endpoint, reporter: Reporter) -> list[Applied]:
+    """The disabled Calico IPPools the member's controller-manager declared for the other
+    clusters' CIDRs (:mod:`clusterlink.controllers.calico_pools`); it no longer runs to
+    remove them, and only pools it wrote (name prefix and label) are deleted."""
+    try:
+        pools = member.store.list("IPPool").items
+    except (NotFoundError, StoreError):  # Calico not installed, or not ours to read
+        return []
+    removed: list[Applied] = []
+    for pool in pools:
+        if not is_ours(pool):
+            continue
+        name = pool["metadata"]["name"]
+        try:
+            member.store.delete("IPPool", name)
+        except NotFoundError:
+            continue
+        applied = Applied(ObjectId("IPPool", name), "deleted")
+        reporter.applied(member.label, applied)
+        removed.append(applied)
+    return removed
+
+
+def leftover_advice(cluster: str, node_configs: Sequence[str], waited: float) -> str:
+    """What to tell the user when NodeConfigs outlive the wait: which, why it matters, and
+    how to clean the nodes by hand."""
+    names = " ".join(node_configs)
+    return (
+        f"the network-manager did not remove the NodeConfig(s) {', '.join(node_configs)} "
+        f"within {waited:.0f}s (is it running? see the clusterlink-network-manager "
+        "Deployment); their nodes keep their ClusterLink state (vx-* devices, routes in "
+        f"table 200, CLUSTERLINK-* iptables chains), and other clusters keep routes towards "
+        f"{cluster} until the network-manager runs again. To clean such a node, run "
+        "\"echo '{}' | clusterlink agent apply -f -\" on it (an empty NodeConfig: it removes what "
+        f"the agent owns and nothing else), then: kubectl delete nodeconfigs.kosmos.io {names}"
+    )
+
+
+def node_configs_of(control: Endpoint, cluster: str) -> list[str]:
+    """The NodeConfigs the network-manager wrote for ``cluster``'s nodes."""
+    return _names_of(control, "NodeConfig", cluster)
+
+
+def wait_node_configs_removed(
+    control: Endpoint,
+    cluster: str,
+    planned: Sequence[str],
+    reporter: Reporter,
+    timeouts: Timeouts,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[str]:
+    """Until the network-manager has deleted every NodeConfig of ``cluster`` (its agents
+    then tear their nodes down, seeing the deletion), bounded by ``timeouts.teardown``;
+    then ``timeouts.grace`` for the agents to act. ``planned`` are the NodeConfigs there
+    were before the ClusterNodes went: when there were none, no agent has anything to
+    remove. Returns the NodeConfigs left."""
+    if not planned:
+        return []
+    deadline = clock() + timeouts.teardown
+    text = (
+        f"waiting for the network-manager to remove {len(planned)} NodeConfig(s) of "
+        f"{cluster} (at most {timeouts.teardown:.0f}s)"
+    )
+    with reporter.step(text):
+        remaining = node_configs_of(control, cluster)
+        while remaining and clock() < deadline:
+            sleep(TEARDOWN_POLL)
+            remaining = node_configs_of(control, cluster)
+        if not remaining:
+            sleep(timeouts.grace)
+    if remaining:
+        reporter.say(leftover_advice(cluster, remaining, timeouts.teardown))
+    return remaining
+
+
+def _unjoin(
+    control: Endpoint, member: Endpoint, name: str, reporter: Reporter, timeouts: Timeouts
+) -> int:
     owner = Owner.join(name)
+    with reporter.step(f"stopping the controller-manager and elector of {name}"):
+        removed = _remove_kinds(member, owner, WRITERS, reporter)
+    planned = node_configs_of(control, name)
+    with reporter.step(f"removing {name} and its ClusterNodes from {control.label}"):
+        removed += _remove_kinds(control, owner, ("Cluster",), reporter)
+        removed += remove_cluster_nodes(control, name, reporter)
+    wait_node_configs_removed(control, name, planned, reporter, timeouts)
     with reporter.step(f"removing {name} from {member.label}"):
-        removed = _remove(member, owner, reporter)
+        removed += _remove(member, owner, reporter)
+        removed += remove_remote_cidr_pools(member, reporter)
+        # again: a controller-manager shutting down may have re-created one before it
+        # saw its Cluster go
+        removed += remove_cluster_nodes(control, name, reporter)
     with reporter.step(f"removing {name} from {control.label}"):
         removed += _remove(control, owner, reporter)
-    if not removed:
-        reporter.say(f"nothing was left of the join of {name}")
     return len(removed)
 
 
-def uninstall(control: Endpoint, reporter: Reporter) -> int:
-    """Remove the host's join and the control plane; refused while other members remain."""
+def unjoin(
+    control: Endpoint,
+    member: Endpoint,
+    name: str,
+    reporter: Reporter,
+    *,
+    timeouts: Timeouts = Timeouts(),
+) -> int:
+    """Remove what ``join`` created for ``name``, leaving its nodes clean, in this order:
+
+    1. the member's Deployments (controller-manager, elector): nothing re-creates or
+       patches ClusterNodes any more;
+    2. the Cluster and every ClusterNode of ``name`` in the control plane;
+    3. wait (bounded) until the network-manager has deleted the nodes' NodeConfigs: the
+       agents, still running, see the deletion and remove their node's devices, routes
+       and chains; what is left after the timeout is named, with how to clean it;
+    4. the rest of the join: the agents' DaemonSet and the member's other objects (and
+       the disabled Calico IPPools its controller-manager declared), then the identities
+       in the control plane.
+
+    Returns how many objects were removed (ClusterNodes included)."""
+    removed = _unjoin(control, member, name, reporter, timeouts)
+    if not removed:
+        reporter.say(f"nothing was left of the join of {name}")
+    return removed
+
+
+def uninstall(control: Endpoint, reporter: Reporter, *, timeouts: Timeouts = Timeouts()) -> int:
+    """Remove the host's join (as :func:`unjoin`, while the network-manager still runs to
+    delete its NodeConfigs) and then the control plane; refused while other members remain."""
     with reporter.step(f"reading {control.label}"):
         try:
             clusters = control.store.list("Cluster").items
@@ -321,28 +499,12 @@ def uninstall(control: Endpoint, reporter: Reporter) -> int:
             "(kosmosctl unjoin cluster --name NAME): removing the control plane would "
             "leave them without it"
         )
-    removed = unjoin(control, control, CONTROL_CLUSTER_NAME, _Quiet(reporter))
+    removed = _unjoin(control, control, CONTROL_CLUSTER_NAME, reporter, timeouts)
     with reporter.step(f"removing the control plane from {control.label}"):
         removed += len(_remove(control, Owner.install(), reporter))
     if not removed:
         reporter.say("nothing was left of the installation")
     return removed
-
-
-@dataclass(frozen=True, slots=True)
-class _Quiet:
-    """A reporter that passes everything on except the "nothing was left" remark."""
-
-    inner: Reporter
-
-    def step(self, text: str) -> AbstractContextManager[None]:
-        return self.inner.step(text)
-
-    def applied(self, where: str, applied: Applied) -> None:
-        self.inner.applied(where, applied)
-
-    def say(self, text: str) -> None:
-        return None
 
 
 # --- waiting ----------------------------------------------------------------------------

@@ -12,13 +12,16 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 
+from clusterlink.deploy.applier import Applied
+from clusterlink.deploy.lifecycle import Endpoint, LifecycleError, join
+from clusterlink.deploy.store_target import StoreTarget
 from clusterlink.lab import naming, stand_ins, topology
 from clusterlink.lab.addressing import LabPlan, LabSpec, NodePlan, plan_lab
-from clusterlink.lab.objects import write_cluster, write_member_objects
+from clusterlink.lab.objects import join_options, write_member_objects
 from clusterlink.lab.processes import (
     ComponentsError,
     available_components,
@@ -168,9 +171,9 @@ def _write_objects(state: LabState, plan: LabPlan, progress: Progress) -> LabSta
     for cluster in plan.clusters:
         with _opened(state.member_stores[cluster.name]) as member:
             write_member_objects(member, cluster, plan.spec.name)
+    join_clusters(plan, state.control_store, state.member_stores)
     with _opened(state.control_store) as control:
         for cluster in plan.clusters:
-            write_cluster(control, cluster, plan.spec.ip_family, plan.spec.name)
             if stand_ins.CONTROLLER_MANAGER in fallbacks:
                 stand_ins.write_cluster_nodes(control, cluster)
                 stand_ins.write_cluster_status(control, cluster)
@@ -179,6 +182,38 @@ def _write_objects(state: LabState, plan: LabPlan, progress: Progress) -> LabSta
     if fallbacks:
         progress(f"stand-ins used for missing component(s): {', '.join(fallbacks)}")
     return state
+
+
+class _Silent:
+    """A join reporter for ``up``, which reports its own progress."""
+
+    def step(self, text: str) -> AbstractContextManager[None]:
+        return nullcontext()
+
+    def applied(self, where: str, applied: Applied) -> None:
+        return None
+
+    def say(self, text: str) -> None:
+        return None
+
+
+def _store_endpoint(label: str, store: ObjectStore, url: str) -> Endpoint:
+    return Endpoint(label, store, StoreTarget(store, f"store {url}"), url)
+
+
+def join_clusters(plan: LabPlan, control_url: str, member_urls: Mapping[str, str]) -> None:
+    """Each virtual cluster joined to the control store as ``kosmosctl join cluster --store
+    CONTROL --member-store MEMBER`` joins it, so the lab can be unjoined like a real one."""
+    with _opened(control_url) as control_store:
+        control = _store_endpoint("control plane", control_store, control_url)
+        for cluster in plan.clusters:
+            url = member_urls[cluster.name]
+            with _opened(url) as member_store:
+                member = _store_endpoint(cluster.name, member_store, url)
+                try:
+                    join(control, member, join_options(cluster, plan.spec.ip_family), _Silent())
+                except LifecycleError as exc:
+                    raise LabError(f"joining {cluster.name} to the control store: {exc}") from exc
 
 
 @contextmanager

@@ -4,6 +4,10 @@ Each virtual cluster's store gets its ``Node`` objects (``spec.podCIDRs``, ``Int
 addresses of both families) and its ``Pod`` objects (``status.podIP(s)``), as kubelets
 write them; the control store gets one ``Cluster`` per virtual cluster (network type,
 IP family, ``defaultNICName: eth0``, pod/service CIDR overrides, ``globalCIDRsMap``).
+``up`` writes the Clusters as a user does, with ``kosmosctl join cluster`` on the
+stores (:func:`join_options` are its flags), so ``kosmosctl unjoin cluster`` works on a
+lab; :func:`cluster_document` is the same Cluster without what the join adds (owner
+labels, the member's secret), for tests that need one Cluster alone.
 The builders are pure; the writers create what is missing and leave the rest.
 """
 
@@ -13,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from clusterlink.api.constants import API_VERSION
+from clusterlink.deploy.joining import JoinOptions
 from clusterlink.lab.addressing import ClusterPlan, IPFamilyChoice, NodePlan, PodPlan
 from clusterlink.store import AlreadyExistsError, ObjectStore
 
@@ -79,6 +84,21 @@ def cluster_document(cluster: ClusterPlan, ip_family: IPFamilyChoice, lab: str) 
         "metadata": {"name": cluster.name, "labels": {LAB_LABEL: lab}},
         "spec": {"clusterLinkOptions": options},
     }
+
+
+def join_options(cluster: ClusterPlan, ip_family: IPFamilyChoice) -> JoinOptions:
+    """The ``kosmosctl join cluster`` flags whose Cluster says what :func:`cluster_document`
+    says."""
+    return JoinOptions(
+        name=cluster.name,
+        cni="calico",
+        default_nic="eth0",
+        network_type=cluster.network_type,
+        ip_family=ip_family,
+        pod_cidrs=cluster.pod_cidrs,
+        service_cidrs=cluster.service_cidrs,
+        global_cidrs_map=dict(cluster.global_cidrs),
+    )
 
 
 def _create_with_status(store: ObjectStore, document: Mapping[str, Any]) -> None:
