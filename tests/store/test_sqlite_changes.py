@@ -1,7 +1,8 @@
 """Idle sqlite watches sleep until the database is written, instead of polling it.
 
-The options below make polling alone hopelessly slow (``idle_poll_interval=30``), so a
-watch that sees a write within seconds can only have been woken by the file change.
+The options below make an idle watch's safety-net poll hopelessly slow
+(``idle_poll_interval=30``), so a watch that sees a write within seconds can only have been
+woken by the file change.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from clusterlink.store.sqlite.watch import SqliteWatch
 from . import workers
 from .builders import config_map, summary, take
 
-SLOW_POLLING = SqliteOptions(poll_interval=10.0, idle_poll_interval=30.0)
+SLOW_POLLING = SqliteOptions(poll_interval=0.2, idle_poll_interval=30.0)
 spawn = multiprocessing.get_context("spawn")
 
 
@@ -27,7 +28,7 @@ def test_a_write_from_another_process_wakes_an_idle_watch_at_once(tmp_path: Path
     store = SqliteStore(tmp_path / "a.db", SLOW_POLLING)
     try:
         start = store.list("ConfigMap").resource_version
-        with store.watch("ConfigMap", resource_version=start, timeout_seconds=10) as watch:
+        with store.watch("ConfigMap", resource_version=start, timeout_seconds=20) as watch:
             writer = spawn.Process(
                 target=workers.create_after, args=(f"sqlite:///{tmp_path}/a.db", "late", 1.0)
             )
@@ -59,6 +60,32 @@ def test_an_idle_watch_does_not_poll(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
         assert len(polls) <= 3  # a polling watch would have made about a hundred
     finally:
+        store.close()
+
+
+def test_writes_to_another_store_in_the_same_directory_do_not_wake_a_watch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    polls: list[int] = []
+    original = SqliteWatch._poll
+
+    def counted(self: SqliteWatch, connection: object, after: int) -> None:
+        polls.append(after)
+        original(self, connection, after)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(SqliteWatch, "_poll", counted)
+    store = SqliteStore(tmp_path / "a.db", SqliteOptions(poll_interval=0.01))
+    neighbour = SqliteStore(tmp_path / "b.db")
+    try:
+        start = store.list("ConfigMap").resource_version
+        with store.watch("ConfigMap", resource_version=start, timeout_seconds=1.0) as watch:
+            for index in range(20):
+                neighbour.create(config_map(f"noise{index}", {}))
+            assert list(watch) == []
+
+        assert len(polls) <= 3
+    finally:
+        neighbour.close()
         store.close()
 
 

@@ -2,19 +2,23 @@
 
 Every commit in WAL mode writes the ``-wal`` file (a checkpoint writes the database file),
 and the kernel's inotify reports those writes from any process on the host, whatever its
-network namespace. So one thread per store and process reads inotify events for the
-database's directory and counts the writes to its files; a watch with nothing to report
-sleeps until that count moves. An idle component then costs no CPU at all where twenty
-polls a second per watch used to add up to a quarter of a core in a lab of twenty
-processes, and a change is seen at once instead of after up to a poll interval.
+network namespace. So one thread per store and process counts the writes to that
+database's two files; a watch with nothing to report sleeps until that count moves. An
+idle component then costs next to no CPU, where twenty polls a second per watch used to
+add up to a quarter of a core in a lab of twenty processes.
 
-Watches still poll now and then (a safety net, e.g. for writes through another mount of the
-file), and fall back to plain polling where inotify is unavailable (no Linux, limits
-exhausted).
+Only the database's own files are watched (the directory only for their creation: the WAL
+is recreated after the last connection closes), because stores often share a directory:
+watching the directory would wake every process of a lab for every other store's writes.
+A commit writes several times; the reader collects them for a moment and counts one.
+
+Watches still poll now and then (a safety net), and fall back to plain polling where
+inotify is unavailable (no Linux, limits exhausted).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable
@@ -24,16 +28,19 @@ from inotify_simple import INotify, flags
 
 log = logging.getLogger(__name__)
 
-_WRITES = flags.MODIFY | flags.CREATE | flags.MOVED_TO | flags.CLOSE_WRITE
+_FILE_WRITES = flags.MODIFY
+_CREATIONS = flags.CREATE | flags.MOVED_TO
 _READ_TIMEOUT_MS = 500  # how soon the reader thread notices close()
+_COALESCE_MS = 2  # after a first event, wait this long for the rest of the commit's writes
 
 
 class FileChanges:
     """A counter of writes to one database's files, and waiting for it to move."""
 
     def __init__(self, database: Path) -> None:
-        self._directory = database.resolve().parent
-        self._prefix = database.name
+        resolved = database.resolve()
+        self._directory = resolved.parent
+        self._names = (resolved.name, f"{resolved.name}-wal")
         self._writes = 0
         self._condition = threading.Condition()
         self._started = False
@@ -72,21 +79,39 @@ class FileChanges:
             self._started = True
         try:
             inotify = INotify()
-            inotify.add_watch(str(self._directory), _WRITES)
+            directory = inotify.add_watch(str(self._directory), _CREATIONS)
+            for name in self._names:
+                self._watch_file(inotify, name)
         except OSError as exc:
             log.info("no inotify for %s (%s): sqlite watches poll", self._directory, exc)
             self._available = False
             return
         reader = threading.Thread(
-            target=self._read, args=(inotify,), name=f"sqlite-changes:{self._prefix}", daemon=True
+            target=self._read,
+            args=(inotify, directory),
+            name=f"sqlite-changes:{self._names[0]}",
+            daemon=True,
         )
         reader.start()
 
-    def _read(self, inotify: INotify) -> None:
+    def _watch_file(self, inotify: INotify, name: str) -> None:
+        with contextlib.suppress(FileNotFoundError):  # the directory watch reports it later
+            inotify.add_watch(str(self._directory / name), _FILE_WRITES)
+
+    def _read(self, inotify: INotify, directory: int) -> None:
         try:
             while not self._closed.is_set():
-                events = inotify.read(timeout=_READ_TIMEOUT_MS)
-                if any(self._concerns(event.name, event.mask) for event in events):
+                events = inotify.read(timeout=_READ_TIMEOUT_MS, read_delay=_COALESCE_MS)
+                wrote = False
+                for event in events:
+                    if event.mask & flags.Q_OVERFLOW:
+                        wrote = True
+                    elif event.wd != directory:
+                        wrote = wrote or bool(event.mask & _FILE_WRITES)
+                    elif event.name in self._names:
+                        self._watch_file(inotify, event.name)
+                        wrote = True
+                if wrote:
                     with self._condition:
                         self._writes += 1
                         self._condition.notify_all()
@@ -96,6 +121,3 @@ class FileChanges:
             self.wake()
         finally:
             inotify.close()
-
-    def _concerns(self, name: str, mask: int) -> bool:
-        return bool(mask & flags.Q_OVERFLOW) or name.startswith(self._prefix)

@@ -65,6 +65,7 @@ class SqliteWatch:
         self._path = path
         self._changes = changes
         self._recheck = False
+        self._polled_at = 0.0
         self._connect = connect
         self._kind = kind
         self._selection = selection
@@ -122,6 +123,10 @@ class SqliteWatch:
         )
         changes.wait_for_write(seen, min(interval, remaining), self._stopped.is_set)
         self._recheck = changes.writes() != seen
+        if self._recheck:  # at most one poll per poll interval, however busy the store is
+            pause = self._polled_at + self._options.poll_interval - time.monotonic()
+            if pause > 0:
+                self._stopped.wait(min(pause, remaining))
 
     def __enter__(self) -> Self:
         return self
@@ -144,6 +149,7 @@ class SqliteWatch:
                 self._connection = None
 
     def _fill(self) -> None:
+        self._polled_at = time.monotonic()
         with self._lock:
             if self._stopped.is_set():
                 return
