@@ -1,28 +1,44 @@
-"""The doctor's whole matrix on a lab (BENCHMARKS.md section 5).
+"""The doctor's whole matrix on a lab (BENCHMARKS.md section 5), and where its time goes.
 
-    python benchmarks/doctor.py [--clusters 3] [--nodes 3] [--count 3] [--name bdoctor]
+    python benchmarks/doctor.py [--clusters 3] [--nodes 3] [--count 3] [--repeat 3]
+                                [--name bdoctor]
 
 Builds a dual-stack P2P lab of 3 clusters x 3 nodes (a floater per node in host network
-and one in pod network), waits until every floater registered, then times one complete
-``kosmosctl dr --host-network`` run (every ordered pair of nodes in different clusters, pod
-and host network, IPv4 and IPv6, ping + TCP + HTTP): plan, probe, collect, judge. It does
-the same with twice the nodes (twice the floaters) and prints one JSON line per case,
-``doctor-3x3`` and ``doctor-3x6``; the second carries ``ratio`` (target <= 2). Each lab is
-removed afterwards, also on failure.
+and one in pod network), waits until every floater registered, runs the doctor once to
+warm up (first plans of freshly started processes), then times ``--repeat`` complete
+``kosmosctl dr --host-network`` runs (every ordered pair of nodes in different clusters,
+pod and host network, IPv4 and IPv6, ping + TCP + HTTP): find, plan, probe, collect,
+judge, clean up. Lab bring-up is never timed, and both sizes are measured the same way.
+It does the same with twice the nodes (twice the floaters) and prints one JSON line per
+case, ``doctor-3x3`` and ``doctor-3x6``; ``seconds`` is the median run, the second line
+carries ``ratio`` (target <= 2). Each lab is removed afterwards, also on failure.
+
+Besides the keys the target needs (``case``, ``probes``, ``passed``, ``seconds``,
+``ratio``), each line says where the median run's time went (``phases``: finding the
+floaters and building the plans, publishing them, waiting for the answers, judging and
+cleaning up), how long the slowest floater took to run its plan, as it logged it
+(``slowest_plan``), the CPU seconds all floater processes used during a run (median,
+``floater_cpu``: probing, serving the peers' probes, the kernel's packet path), and the
+machine's load average when the case ended (``load``): the floaters share the CPU with
+everything else on the host, so under load the wall time follows ``floater_cpu``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
+import statistics
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from clusterlink.cli.doctor import lab_floaters
 from clusterlink.doctor.exchange import wait_for_floaters
-from clusterlink.doctor.matrix import MatrixOptions
-from clusterlink.doctor.session import DoctorRequest, run_doctor
+from clusterlink.doctor.matrix import Matrix, MatrixOptions
+from clusterlink.doctor.session import DoctorRequest, DoctorRun, Observers, run_doctor
 from clusterlink.lab import lab as lab_ops
 from clusterlink.lab.addressing import LabSpec
 from clusterlink.store import open_store
@@ -30,42 +46,131 @@ from clusterlink.store import open_store
 STATE_ROOT = Path("/var/run/clusterlink-lab")
 NAMESPACE = "kosmos-system"
 REGISTRATION_WAIT = 120.0
+PLAN_LINE = re.compile(r"plan (?P<run>[a-z0-9]+): \d+ probe\(s\) in (?P<seconds>[\d.]+) s")
 
 
-def measure(name: str, clusters: int, nodes: int, count: int) -> dict[str, Any]:
+@dataclass
+class PhaseClock:
+    """When each step of one run happened, from the doctor's own progress callbacks."""
+
+    started: float = field(default_factory=time.monotonic)
+    marks: dict[str, float] = field(default_factory=dict)
+
+    def mark(self, name: str) -> None:
+        self.marks.setdefault(name, time.monotonic())
+
+    def observers(self) -> Observers:
+        def planned(_: Matrix) -> None:
+            self.mark("planned")
+
+        def results(done: int, total: int) -> None:
+            self.mark("published")  # the first look for answers follows the last plan
+            if done == total:
+                self.mark("answered")
+
+        return Observers(planned=planned, results=results)
+
+    def phases(self, ended: float) -> dict[str, float]:
+        """Seconds of each phase; a phase whose end was not seen counts as zero."""
+        points = [("find_and_plan", "planned"), ("publish", "published"), ("probe", "answered")]
+        phases: dict[str, float] = {}
+        last = self.started
+        for phase, mark in points:
+            at = self.marks.get(mark, last)
+            phases[phase] = round(at - last, 3)
+            last = at
+        phases["judge_and_clean_up"] = round(ended - last, 3)
+        return phases
+
+
+@dataclass(frozen=True, slots=True)
+class TimedRun:
+    run: DoctorRun
+    seconds: float
+    phases: dict[str, float]
+    floater_cpu: float  # CPU seconds (user + system) all floater processes spent meanwhile
+
+
+def floater_cpu(name: str) -> float:
+    """CPU seconds the lab's floater processes used so far (``/proc/<pid>/stat``)."""
+    state, _ = lab_ops.open_lab(name, STATE_ROOT)
+    ticks = 0
+    for record in state.processes:
+        if record.role.startswith("floater"):
+            try:
+                text = Path(f"/proc/{record.pid}/stat").read_text()
+            except OSError:
+                continue
+            fields = text[text.rindex(")") + 2 :].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def timed_run(name: str, request: DoctorRequest) -> TimedRun:
+    cpu_before = floater_cpu(name)
+    clock = PhaseClock()
+    run = run_doctor(request, clock.observers())
+    ended = time.monotonic()
+    cpu = floater_cpu(name) - cpu_before
+    return TimedRun(run, ended - clock.started, clock.phases(ended), cpu)
+
+
+def slowest_plan(name: str, run: str) -> float | None:
+    """The longest plan of ``run`` that any floater of the lab logged."""
+    state, _ = lab_ops.open_lab(name, STATE_ROOT)
+    found: list[float] = []
+    for record in state.processes:
+        if record.role.startswith("floater") and record.log:
+            text = Path(record.log).read_text(errors="replace")
+            for match in PLAN_LINE.finditer(text):
+                if match["run"] == run:
+                    found.append(float(match["seconds"]))
+    return max(found, default=None)
+
+
+def _request(name: str, count: int) -> DoctorRequest:
+    lab = lab_floaters(name, STATE_ROOT)
+    opened = {url: open_store(url) for url in lab.member_stores}
+    try:
+        found = wait_for_floaters(opened, NAMESPACE, lab.expected, REGISTRATION_WAIT)
+    finally:
+        for store in opened.values():
+            store.close()
+    if len(found) < len(lab.expected):
+        raise RuntimeError(f"only {len(found)} of {len(lab.expected)} floaters registered")
+    return DoctorRequest(
+        lab.member_stores,
+        lab.control_store,
+        NAMESPACE,
+        MatrixOptions(networks=("pod", "host"), count=count),
+        wait=0.0,
+        expected=lab.expected,
+        not_running=lab.down,
+    )
+
+
+def measure(name: str, clusters: int, nodes: int, count: int, repeat: int) -> dict[str, Any]:
     spec = LabSpec(name=name, clusters=clusters, nodes=nodes, mode="p2p", ip_family="all")
     lab_ops.up(spec, STATE_ROOT)
     try:
-        lab = lab_floaters(name, STATE_ROOT)
-        opened = {url: open_store(url) for url in lab.member_stores}
-        try:
-            found = wait_for_floaters(opened, NAMESPACE, lab.expected, REGISTRATION_WAIT)
-        finally:
-            for store in opened.values():
-                store.close()
-        if len(found) < len(lab.expected):
-            raise RuntimeError(f"only {len(found)} of {len(lab.expected)} floaters registered")
-        options = MatrixOptions(networks=("pod", "host"), count=count)
-        request = DoctorRequest(
-            lab.member_stores,
-            lab.control_store,
-            NAMESPACE,
-            options,
-            wait=0.0,
-            expected=lab.expected,
-            not_running=lab.down,
-        )
-        started = time.monotonic()
-        run = run_doctor(request)
-        seconds = time.monotonic() - started
+        request = _request(name, count)
+        run_doctor(request)  # warm-up, not timed
+        runs = [timed_run(name, request) for _ in range(repeat)]
+        median = sorted(runs, key=lambda r: r.seconds)[len(runs) // 2]
+        plan = slowest_plan(name, median.run.matrix.run)
     finally:
         lab_ops.down(name, STATE_ROOT)
     return {
         "case": f"doctor-{clusters}x{nodes}",
-        "floaters": run.summary.floaters,
-        "probes": run.summary.probes,
-        "passed": run.summary.passed,
-        "seconds": round(seconds, 3),
+        "floaters": median.run.summary.floaters,
+        "probes": median.run.summary.probes,
+        "passed": min(r.run.summary.passed for r in runs),
+        "seconds": round(statistics.median(r.seconds for r in runs), 3),
+        "runs": [round(r.seconds, 3) for r in runs],
+        "phases": median.phases,
+        "slowest_plan": plan,
+        "floater_cpu": round(statistics.median(r.floater_cpu for r in runs), 2),
+        "load": round(os.getloadavg()[0], 1),
     }
 
 
@@ -74,11 +179,14 @@ def main() -> None:
     parser.add_argument("--clusters", type=int, default=3)
     parser.add_argument("--nodes", type=int, default=3)
     parser.add_argument("--count", type=int, default=3, help="Echoes/connects per probe.")
+    parser.add_argument("--repeat", type=int, default=3, help="Timed runs per case (median).")
     parser.add_argument("--name", default="bdoctor")
     options = parser.parse_args()
-    first = measure(options.name, options.clusters, options.nodes, options.count)
+    first = measure(options.name, options.clusters, options.nodes, options.count, options.repeat)
     print(json.dumps(first), flush=True)
-    second = measure(options.name, options.clusters, options.nodes * 2, options.count)
+    second = measure(
+        options.name, options.clusters, options.nodes * 2, options.count, options.repeat
+    )
     second["ratio"] = round(second["seconds"] / first["seconds"], 2)
     print(json.dumps(second), flush=True)
 

@@ -1,5 +1,6 @@
 """The floater component over a real store: it registers, answers the plans addressed to
-it with a result ConfigMap, rejects malformed plans in its answer, and deregisters."""
+it with a result ConfigMap, rejects malformed plans in its answer, and deregisters; and the
+doctor's side of that exchange collects the answers as they are written."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from clusterlink.doctor.exchange import collect_outcomes, publish_plans
+from clusterlink.doctor.matrix import Matrix, MatrixOptions
 from clusterlink.floater.daemon import Floater
 from clusterlink.floater.messages import (
     FloaterInfo,
@@ -108,6 +111,46 @@ def test_a_malformed_plan_is_answered_with_the_reason(store: ObjectStore, floate
     assert result.error.startswith("plan rejected: targets[0]")
 
 
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        ("not json {", "plan.json: not JSON"),
+        (
+            {
+                "run": "run7",
+                "floater": "c1-n1-pod1",
+                "targets": [{"address": "224.0.0.1", "port": 80, "protocols": ["ping"]}],
+            },
+            "targets[0].address: 224.0.0.1 is not a unicast address",
+        ),
+        (
+            {"run": "run7", "floater": "c1-n1-pod1", "count": 10_000, "targets": []},
+            "count: expected an integer between 1 and 100",
+        ),
+        (
+            {
+                "run": "run7",
+                "floater": "c1-n1-pod1",
+                "targets": [{"address": "127.0.0.1", "port": 80, "protocols": ["ping; reboot"]}],
+            },
+            "targets[0].protocols: unknown protocol",
+        ),
+        ({"run": "run7", "floater": "someone-else", "targets": []}, "floater: plan is for"),
+    ],
+)
+def test_every_malformed_plan_is_answered_with_its_reason(
+    store: ObjectStore, floater: Floater, payload: object, reason: str
+) -> None:
+    document: dict[str, Any] = plan_document(ProbePlan("run7", "c1-n1-pod1", ()), NAMESPACE)
+    document["data"]["plan.json"] = payload if isinstance(payload, str) else json.dumps(payload)
+    store.create(document)
+
+    result = wait_for_result(store, "run7", "c1-n1-pod1")
+
+    assert result.outcomes == ()
+    assert result.error.startswith(f"plan rejected: {reason}")
+
+
 def test_a_stopped_floater_removes_its_registration(store: ObjectStore, floater: Floater) -> None:
     deadline = time.monotonic() + BOUND
     while not floater.ready and time.monotonic() < deadline:
@@ -117,3 +160,56 @@ def test_a_stopped_floater_removes_its_registration(store: ObjectStore, floater:
 
     with pytest.raises(NotFoundError):
         store.get("ConfigMap", registration_name("c1-n1-pod1"), NAMESPACE)
+
+
+def test_the_doctor_collects_every_answer_as_it_is_written(
+    store: ObjectStore, floater: Floater
+) -> None:
+    other = Floater(
+        store,
+        FloaterInfo("c1-n2-pod1", "cluster1", "node2", "pod", ("127.0.0.1",), port=0),
+        NAMESPACE,
+    )
+    other.start()
+    try:
+        targets = (Target("self.v4", "127.0.0.1", floater.port, ("tcp",)),)
+        plans = tuple(
+            (info, ProbePlan("run5", info.name, targets)) for info in (floater.info, other.info)
+        )
+        matrix = Matrix("run5", (), plans, MatrixOptions())
+        seen: list[tuple[int, int]] = []
+        publish_plans(matrix, {info.name: store for info, _ in plans}, NAMESPACE)
+
+        answers = collect_outcomes(
+            matrix,
+            {info.name: store for info, _ in plans},
+            NAMESPACE,
+            BOUND,
+            progress=lambda done, total: seen.append((done, total)),
+        )
+    finally:
+        other.stop()
+
+    assert set(answers) == {"c1-n1-pod1", "c1-n2-pod1"}
+    assert all(a.outcomes[0].success for a in answers.values())
+    assert seen[0] == (0, 2)
+    assert seen[-1] == (2, 2)
+
+
+def test_the_doctor_stops_waiting_for_answers_at_its_timeout(
+    store: ObjectStore, floater: Floater
+) -> None:
+    silent = FloaterInfo("nobody", "cluster1", "node9", "pod", ("127.0.0.1",))
+    plans = (
+        (floater.info, ProbePlan("run6", floater.info.name, ())),
+        (silent, ProbePlan("run6", "nobody", ())),
+    )
+    matrix = Matrix("run6", (), plans, MatrixOptions())
+    stores = {info.name: store for info, _ in plans}
+    publish_plans(matrix, stores, NAMESPACE)
+    started = time.monotonic()
+
+    answers = collect_outcomes(matrix, stores, NAMESPACE, 1.0)
+
+    assert set(answers) == {"c1-n1-pod1"}
+    assert 1.0 <= time.monotonic() - started < 5.0

@@ -2,17 +2,22 @@
 
 Everything goes through the member clusters' stores (the Kubernetes API in production), so
 the doctor needs no route to pod or node addresses, and every floater probes at once.
-Waits are bounded and report progress through a callback.
+Answers are followed with a watch per store, so each is read once, as soon as it is
+written, however many floaters answer. Waits are bounded and report progress through a
+callback.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import queue
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
+from typing import Any
 
+from clusterlink.controllers.informer import Informer
 from clusterlink.doctor.matrix import Matrix
 from clusterlink.floater.messages import (
     APP,
@@ -27,7 +32,7 @@ from clusterlink.floater.messages import (
 from clusterlink.floater.outcome import PlanOutcome
 from clusterlink.floater.plan import PlanError
 from clusterlink.store.errors import AlreadyExistsError, NotFoundError, StoreError
-from clusterlink.store.protocol import ObjectStore
+from clusterlink.store.protocol import EventType, ObjectStore
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +104,43 @@ def publish_plans(matrix: Matrix, store_of: Mapping[str, ObjectStore], namespace
             store_of[source.name].update(document)
 
 
+def _answer_of(document: Mapping[str, Any], run: str) -> tuple[str, PlanOutcome] | None:
+    """(floater, its answer) when ``document`` is a result of ``run``; an unreadable result
+    is an answer too, saying so."""
+    of = (document["metadata"].get("labels") or {}).get(RESULT_OF_LABEL)
+    if not isinstance(of, str):
+        return None
+    try:
+        return of, result_from(document)
+    except (PlanError, KeyError, ValueError) as exc:
+        return of, PlanOutcome(run, of, (), 0.0, f"bad result: {exc}")
+
+
+def _watch_results(
+    stores: Collection[ObjectStore], namespace: str, run: str, arrived: queue.Queue[dict[str, Any]]
+) -> list[Informer]:
+    """An informer per store on the run's results, handing every new or changed one to
+    ``arrived``: each result is read once, when it is written, instead of every store
+    being listed again and again until the last answer is in."""
+
+    def handle(event: EventType, document: dict[str, Any]) -> None:
+        if event != "DELETED":
+            arrived.put(document)
+
+    informers: list[Informer] = []
+    for store in stores:
+        informer = Informer(
+            store,
+            "ConfigMap",
+            handle,
+            namespace=namespace,
+            label_selector=f"{RUN_LABEL}={run},{RESULT_OF_LABEL}",
+        )
+        informer.start()
+        informers.append(informer)
+    return informers
+
+
 def collect_outcomes(
     matrix: Matrix,
     store_of: Mapping[str, ObjectStore],
@@ -113,23 +155,26 @@ def collect_outcomes(
     waiting = {source.name for source, _ in matrix.plans} - set(skip)
     answers: dict[str, PlanOutcome] = {}
     deadline = time.monotonic() + timeout
+    progress(0, len(waiting))
+    if not waiting:
+        return answers
+    arrived: queue.Queue[dict[str, Any]] = queue.Queue()
     stores = {id(store): store for store in store_of.values()}
-    while True:
-        for store in stores.values():
-            listed = store.list(
-                "ConfigMap", namespace=namespace, label_selector=f"{RUN_LABEL}={matrix.run}"
-            )
-            for document in listed.items:
-                of = (document["metadata"].get("labels") or {}).get(RESULT_OF_LABEL)
-                if of in waiting and of not in answers:
-                    try:
-                        answers[of] = result_from(document)
-                    except (PlanError, KeyError, ValueError) as exc:
-                        answers[of] = PlanOutcome(matrix.run, of, (), 0.0, f"bad result: {exc}")
-        progress(len(answers), len(waiting))
-        if set(answers) >= waiting or time.monotonic() >= deadline:
-            return answers
-        time.sleep(POLL)
+    informers = _watch_results(stores.values(), namespace, matrix.run, arrived)
+    try:
+        while not set(answers) >= waiting:
+            try:
+                document = arrived.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            answer = _answer_of(document, matrix.run)
+            if answer is not None and answer[0] in waiting and answer[0] not in answers:
+                answers[answer[0]] = answer[1]
+                progress(len(answers), len(waiting))
+    finally:
+        for informer in informers:
+            informer.stop()
+    return answers
 
 
 def remove_run(stores: Collection[ObjectStore], namespace: str, run: str) -> None:

@@ -1,19 +1,20 @@
 """Runs a whole plan: every (target, protocol) probe, at most ``concurrency`` at a time.
 
-ICMP probes (echo, path MTU) wait in ``select`` on their own sockets, so they run on a
-bounded thread pool; TCP and HTTP probes are coroutines on one event loop, bounded by a
-semaphore. Both kinds run at the same time, so a plan of hundreds of targets takes about
-the time of its slowest few.
+Every probe is a coroutine on one event loop: ICMP echoes share one socket per family
+(:class:`~clusterlink.floater.icmp.EchoChannels`), TCP and HTTP use bare non-blocking
+sockets, the path-MTU search its own connected socket. ``concurrency`` workers take the
+probes in plan order, so no more than that many are ever in flight and a plan of hundreds
+of targets takes about the time of its slowest few, for little more CPU than the packets.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
 
-from clusterlink.floater.icmp import ping
+from clusterlink.floater.icmp import EchoChannels, ping
 from clusterlink.floater.outcome import PlanOutcome, ProbeOutcome
 from clusterlink.floater.plan import ProbePlan, Protocol, Target
 from clusterlink.floater.pmtu import path_mtu
@@ -21,7 +22,8 @@ from clusterlink.floater.routes import lookup_routes
 from clusterlink.floater.tcp import http_get, tcp_connect
 
 ProbeObserver = Callable[[ProbeOutcome], None]
-STREAM_PROTOCOLS: tuple[Protocol, ...] = ("tcp", "http")
+Item = TypeVar("Item")
+Result = TypeVar("Result")
 
 
 def _ignore(_: ProbeOutcome) -> None:
@@ -33,57 +35,58 @@ def _failed(target: Target, protocol: Protocol, exc: Exception) -> ProbeOutcome:
     return ProbeOutcome(target.id, target.address, protocol, 0, 0, error=repr(exc))
 
 
-def run_icmp_probe(plan: ProbePlan, target: Target, protocol: Protocol) -> ProbeOutcome:
+async def bounded(
+    items: Sequence[Item], concurrency: int, run: Callable[[Item], Awaitable[Result]]
+) -> list[Result]:
+    """``run`` of every item, in order, with at most ``concurrency`` running at once: as
+    many workers share one iterator, so nothing waits on a semaphore and no task exists
+    for a probe that has not started."""
+    results: dict[int, Result] = {}
+    pending = iter(enumerate(items))
+
+    async def worker() -> None:
+        for index, item in pending:
+            results[index] = await run(item)
+
+    await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, len(items))))))
+    return [results[index] for index in range(len(items))]
+
+
+async def run_probe(
+    plan: ProbePlan, channels: EchoChannels, target: Target, protocol: Protocol
+) -> ProbeOutcome:
+    """One probe of one target; an unexpected exception is its error, not the plan's."""
+    count, interval, timeout = plan.count, plan.interval, plan.timeout
     try:
+        if protocol == "ping":
+            return await ping(
+                channels, target.id, target.address, count=count, interval=interval, timeout=timeout
+            )
         if protocol == "mtu":
-            return path_mtu(target.id, target.address, largest=plan.mtu_max, timeout=plan.timeout)
-        return ping(
-            target.id,
-            target.address,
-            count=plan.count,
-            interval=plan.interval,
-            timeout=plan.timeout,
+            return await path_mtu(target.id, target.address, largest=plan.mtu_max, timeout=timeout)
+        probe = tcp_connect if protocol == "tcp" else http_get
+        return await probe(
+            target.id, target.address, target.port, count=count, interval=interval, timeout=timeout
         )
     except Exception as exc:
         return _failed(target, protocol, exc)
 
 
-async def _stream_probe(
-    plan: ProbePlan, target: Target, protocol: Protocol, bound: asyncio.Semaphore
-) -> ProbeOutcome:
-    probe = tcp_connect if protocol == "tcp" else http_get
-    async with bound:
-        try:
-            return await probe(
-                target.id,
-                target.address,
-                target.port,
-                count=plan.count,
-                interval=plan.interval,
-                timeout=plan.timeout,
-            )
-        except Exception as exc:
-            return _failed(target, protocol, exc)
-
-
-async def _stream_probes(
-    plan: ProbePlan, probes: list[tuple[Target, Protocol]]
-) -> list[ProbeOutcome]:
-    bound = asyncio.Semaphore(plan.concurrency)
-    return list(await asyncio.gather(*(_stream_probe(plan, t, p, bound) for t, p in probes)))
+async def run_probes(plan: ProbePlan) -> list[ProbeOutcome]:
+    """Every probe of the plan, in plan order."""
+    probes = [(target, protocol) for target in plan.targets for protocol in target.protocols]
+    channels = EchoChannels(asyncio.get_running_loop())
+    try:
+        return await bounded(
+            probes, plan.concurrency, lambda probe: run_probe(plan, channels, *probe)
+        )
+    finally:
+        channels.close()
 
 
 def run_plan(plan: ProbePlan, observe: ProbeObserver = _ignore) -> PlanOutcome:
     started = time.monotonic()
-    probes = [(target, protocol) for target in plan.targets for protocol in target.protocols]
-    streams = [(t, p) for t, p in probes if p in STREAM_PROTOCOLS]
-    icmp = [(t, p) for t, p in probes if p not in STREAM_PROTOCOLS]
-    outcomes: list[ProbeOutcome] = []
-    with ThreadPoolExecutor(max(1, min(plan.concurrency, len(icmp)))) as pool:
-        futures = [pool.submit(run_icmp_probe, plan, t, p) for t, p in icmp]
-        if streams:
-            outcomes += asyncio.run(_stream_probes(plan, streams))
-        outcomes += [future.result() for future in futures]
+    outcomes = asyncio.run(run_probes(plan)) if plan.targets else []
     for outcome in outcomes:
         observe(outcome)
     return PlanOutcome(
