@@ -344,16 +344,9 @@ def remove_cluster_nodes(control: Endpoint, cluster: str, reporter: Reporter) ->
     """Every ClusterNode of ``cluster``. The member's controller-manager created them, so
     they carry no owner label; they go with the Cluster because the network-manager
     deletes a node's NodeConfig, and so its agent's state, only when its ClusterNode goes."""
-    removed: list[Applied] = []
-    for name in _names_of(control, "ClusterNode", cluster):
-        try:
-            control.store.delete("ClusterNode", name)
-        except NotFoundError:
-            continue
-        applied = Applied(ObjectId("ClusterNode", name), "deleted")
-        reporter.applied(control.label, applied)
-        removed.append(applied)
-    return removed
+    return _delete_each(
+        control, "ClusterNode", _names_of(control, "ClusterNode", cluster), reporter
+    )
 
 
 def remove_remote_cidr_pools(member: Endpoint, reporter: Reporter) -> list[Applied]:
@@ -364,17 +357,23 @@ def remove_remote_cidr_pools(member: Endpoint, reporter: Reporter) -> list[Appli
         pools = member.store.list("IPPool").items
     except (NotFoundError, StoreError):  # Calico not installed, or not ours to read
         return []
+    ours = [str(pool["metadata"]["name"]) for pool in pools if is_ours(pool)]
+    return _delete_each(member, "IPPool", ours, reporter)
+
+
+def _delete_each(
+    endpoint: Endpoint, kind: str, names: Sequence[str], reporter: Reporter
+) -> list[Applied]:
+    """Delete the named cluster-scoped objects through the store, reporting each one gone
+    (one already gone is not reported)."""
     removed: list[Applied] = []
-    for pool in pools:
-        if not is_ours(pool):
-            continue
-        name = pool["metadata"]["name"]
+    for name in names:
         try:
-            member.store.delete("IPPool", name)
+            endpoint.store.delete(kind, name)
         except NotFoundError:
             continue
-        applied = Applied(ObjectId("IPPool", name), "deleted")
-        reporter.applied(member.label, applied)
+        applied = Applied(ObjectId(kind, name), "deleted")
+        reporter.applied(endpoint.label, applied)
         removed.append(applied)
     return removed
 
