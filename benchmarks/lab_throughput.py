@@ -42,7 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -416,26 +416,35 @@ def best_ratio(lab: list[Sample], base: list[Sample]) -> float | None:
 @contextmanager
 def icmp_frag_needed_dropped(node: NodePlan) -> Iterator[Callable[[], int]]:
     """The node drops the ICMP "fragmentation needed" it generates (a PMTU black hole in
-    front of its pods); yields a reader of how many it dropped. Its own nft table."""
-    rules = (
-        f"table ip {MSS_TABLE} {{\n"
-        "  chain out {\n"
-        "    type filter hook output priority 0; policy accept;\n"
-        "    icmp type destination-unreachable icmp code frag-needed counter drop\n"
-        "  }\n"
-        "}\n"
+    front of its pods); yields a reader of how many it dropped."""
+    chain = (
+        "type filter hook output priority 0; policy accept;\n"
+        "icmp type destination-unreachable icmp code frag-needed counter drop"
     )
-    run(in_namespace(node.namespace, "nft", "-f", "-"), stdin=rules)
 
     def dropped() -> int:
         listing = run(in_namespace(node.namespace, "nft", "list", "table", "ip", MSS_TABLE))
         words = listing.split()
         return int(words[words.index("packets") + 1]) if "packets" in words else 0
 
-    try:
+    with nft_table((node.namespace,), MSS_TABLE, chain):
         yield dropped
+
+
+@contextmanager
+def nft_table(namespaces: Sequence[str], table: str, chain: str) -> Iterator[None]:
+    """An nft table of this benchmark's own, with one chain of ``chain``'s lines, in each
+    namespace for the block; deleted afterwards from every namespace it was added to."""
+    rules = f"table ip {table} {{\n  chain c {{\n{chain}\n  }}\n}}\n"
+    added: list[str] = []
+    try:
+        for namespace in namespaces:
+            run(in_namespace(namespace, "nft", "-f", "-"), stdin=rules)
+            added.append(namespace)
+        yield
     finally:
-        run(in_namespace(node.namespace, "nft", "delete", "table", "ip", MSS_TABLE))
+        for namespace in added:
+            run(in_namespace(namespace, "nft", "delete", "table", "ip", table))
 
 
 def forget_path_mtu(path: Endpoints) -> None:
@@ -517,27 +526,14 @@ def host_network_nat(plan: LabPlan, gateways: dict[str, str]) -> Iterator[None]:
     host-network traffic (upstream's HostNetwork rules), in a table of their own that is
     deleted afterwards: a nat hook turns on connection tracking for every forwarded packet,
     which is part of what the gateway path costs and what the hand-made recipe leaves out."""
-    rules = (
-        f"table ip {NAT_TABLE} {{\n"
-        "  chain post {\n"
-        "    type nat hook postrouting priority srcnat; policy accept;\n"
-        '    ip saddr 198.18.0.0/16 oifname "vx-bridge" masquerade\n'
-        "    ip saddr 198.19.0.0/16 masquerade\n"
-        "  }\n"
-        "}\n"
+    chain = (
+        "type nat hook postrouting priority srcnat; policy accept;\n"
+        'ip saddr 198.18.0.0/16 oifname "vx-bridge" masquerade\n'
+        "ip saddr 198.19.0.0/16 masquerade"
     )
-    nodes = [plan.node(cluster, node) for cluster, node in gateways.items()]
-    try:
-        for node in nodes:
-            run(in_namespace(node.namespace, "nft", "-f", "-"), stdin=rules)
+    gateway_nodes = [plan.node(cluster, node).namespace for cluster, node in gateways.items()]
+    with nft_table(gateway_nodes, NAT_TABLE, chain):
         yield
-    finally:
-        for node in nodes:
-            subprocess.run(
-                in_namespace(node.namespace, "nft", "delete", "table", "ip", NAT_TABLE),
-                capture_output=True,
-                check=False,
-            )
 
 
 def measure_mode(mode: Mode, settings: Settings) -> list[dict[str, object]]:
