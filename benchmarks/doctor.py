@@ -1,17 +1,18 @@
 """The doctor's whole matrix on a lab (BENCHMARKS.md section 5), and where its time goes.
 
-    python benchmarks/doctor.py [--clusters 3] [--nodes 3] [--count 3] [--repeat 3]
+    python benchmarks/doctor.py [--clusters 3] [--nodes 3] [--count 1] [--repeat 3]
                                 [--name bdoctor]
 
 Builds a dual-stack P2P lab of 3 clusters x 3 nodes (a floater per node in host network
 and one in pod network), waits until every floater registered, runs the doctor once to
 warm up (first plans of freshly started processes), then times ``--repeat`` complete
 ``kosmosctl dr --host-network`` runs (every ordered pair of nodes in different clusters,
-pod and host network, IPv4 and IPv6, ping + TCP + HTTP): find, plan, probe, collect,
-judge, clean up. Lab bring-up is never timed, and both sizes are measured the same way.
-It does the same with twice the nodes (twice the floaters) and prints one JSON line per
-case, ``doctor-3x3`` and ``doctor-3x6``; ``seconds`` is the median run, the second line
-carries ``ratio`` (target <= 2). Each lab is removed afterwards, also on failure.
+pod and host network, IPv4 and IPv6, ping + TCP + HTTP, with the doctor's default
+``--count``, which each line reports): find, plan, probe, collect, judge, clean up. Lab
+bring-up is never timed, and both sizes are measured the same way. It does the same with
+twice the nodes (twice the floaters) and prints one JSON line per case, ``doctor-3x3`` and
+``doctor-3x6``; ``seconds`` is the median run, the second line carries ``ratio`` (target
+<= 2). Each lab is removed afterwards, also on failure.
 
 Besides the keys the target needs (``case``, ``probes``, ``passed``, ``seconds``,
 ``ratio``), each line says where the median run's time went (``phases``: finding the
@@ -44,7 +45,7 @@ from typing import Any
 
 from clusterlink.cli.doctor import lab_floaters
 from clusterlink.doctor.exchange import wait_for_floaters
-from clusterlink.doctor.matrix import Matrix, MatrixOptions
+from clusterlink.doctor.matrix import DEFAULT_COUNT, Matrix, MatrixOptions
 from clusterlink.doctor.session import DoctorRequest, DoctorRun, Observers, run_doctor
 from clusterlink.lab import lab as lab_ops
 from clusterlink.lab.addressing import LabSpec
@@ -176,6 +177,7 @@ def measure(name: str, clusters: int, nodes: int, count: int, repeat: int) -> di
         lab_ops.down(name, STATE_ROOT)
     return {
         "case": f"doctor-{clusters}x{nodes}",
+        "count": count,
         "floaters": median.run.summary.floaters,
         "probes": median.run.summary.probes,
         "passed": min(r.run.summary.passed for r in runs),
@@ -193,7 +195,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clusters", type=int, default=3)
     parser.add_argument("--nodes", type=int, default=3)
-    parser.add_argument("--count", type=int, default=3, help="Echoes/connects per probe.")
+    parser.add_argument(
+        "--count",
+        type=int,
+        default=DEFAULT_COUNT,
+        help="Attempts per probe (the doctor's default).",
+    )
     parser.add_argument("--repeat", type=int, default=3, help="Timed runs per case (median).")
     parser.add_argument("--name", default="bdoctor")
     options = parser.parse_args()

@@ -12,18 +12,21 @@ from typing import Any
 
 import pytest
 
-from clusterlink.doctor.exchange import collect_outcomes, publish_plans
+from clusterlink.doctor.exchange import collect_outcomes, publish_plans, remove_run
 from clusterlink.doctor.matrix import Matrix, MatrixOptions
 from clusterlink.floater.daemon import Floater
 from clusterlink.floater.messages import (
+    RUN_LABEL,
     FloaterInfo,
     parse_registration,
     plan_document,
+    plan_name,
     registration_name,
+    result_document,
     result_from,
     result_name,
 )
-from clusterlink.floater.outcome import PlanOutcome
+from clusterlink.floater.outcome import PlanOutcome, ProbeOutcome
 from clusterlink.floater.plan import ProbePlan, Target
 from clusterlink.store import NotFoundError, ObjectStore, open_store
 
@@ -213,3 +216,38 @@ def test_the_doctor_stops_waiting_for_answers_at_its_timeout(
 
     assert set(answers) == {"c1-n1-pod1"}
     assert 1.0 <= time.monotonic() - started < 5.0
+
+
+def test_the_doctor_removes_every_round_of_a_run_and_nothing_else(
+    store: ObjectStore, floater: Floater
+) -> None:
+    def plan(run: str) -> tuple[FloaterInfo, ProbePlan]:
+        return floater.info, ProbePlan(run, floater.info.name, ())
+
+    stores = {floater.info.name: store}
+    for run in ("run8", "run8r", "run8k", "run9"):
+        publish_plans(Matrix(run, (), (plan(run),), MatrixOptions()), stores, NAMESPACE)
+        wait_for_result(store, run, floater.info.name)
+
+    remove_run([store], NAMESPACE, ("run8", "run8r", "run8k"))
+
+    left = store.list("ConfigMap", namespace=NAMESPACE, label_selector=RUN_LABEL).items
+    assert sorted(d["metadata"]["name"] for d in left) == [
+        plan_name("run9", floater.info.name),
+        result_name("run9", floater.info.name),
+    ]
+
+
+def test_a_result_travels_without_what_the_doctor_derives_and_reads_back_the_same() -> None:
+    answered = ProbeOutcome("a.v4", "10.2.1.11", "tcp", 1, 1, 0.2, 0.2, 0.2)
+    lost = ProbeOutcome("a.v6", "fd33:2:1::b", "http", 1, 0, error="timed out")
+    outcome = PlanOutcome("run10", "c1-n1-pod1", (answered, lost), 0.5)
+
+    document = result_document(outcome, NAMESPACE)
+
+    sent = json.loads(document["data"]["result.json"])["outcomes"]
+    assert [sorted(o) for o in sent] == [
+        ["address", "protocol", "received", "rttAvg", "rttMax", "rttMin", "sent", "target"],
+        ["address", "error", "protocol", "received", "sent", "target"],
+    ]
+    assert result_from(document) == outcome

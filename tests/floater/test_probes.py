@@ -21,7 +21,7 @@ from clusterlink.floater.plan import parse_plan
 from clusterlink.floater.pmtu import path_mtu
 from clusterlink.floater.runner import bounded, run_plan
 from clusterlink.floater.server import FloaterServer
-from clusterlink.floater.tcp import http_get, tcp_connect
+from clusterlink.floater.tcp import http_get, tcp_and_http, tcp_connect
 
 
 def _icmp_allowed() -> bool:
@@ -311,3 +311,50 @@ def test_the_server_closes_a_connection_whose_request_head_does_not_complete(
             assert time.monotonic() - started < 2.0
     finally:
         running.stop()
+
+
+async def _counting_http_server(requests: list[int]) -> asyncio.Server:
+    """An HTTP server answering 200 to every request; ``requests`` gets, per connection that
+    was accepted, how many requests it carried."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        requests.append(0)
+        try:
+            while await reader.readuntil(b"\r\n\r\n"):
+                requests[-1] += 1
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n")
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        writer.close()
+
+    return await asyncio.start_server(answer, "127.0.0.1", 0)
+
+
+@pytest.mark.parametrize("count", [1, 3])
+def test_the_http_probe_of_a_target_goes_over_the_tcp_probes_last_connection(count: int) -> None:
+    requests: list[int] = []
+
+    async def probe() -> tuple[ProbeOutcome, ProbeOutcome]:
+        listening = await _counting_http_server(requests)
+        port = listening.sockets[0].getsockname()[1]
+        async with listening:
+            return await tcp_and_http(
+                "t", "127.0.0.1", port, count=count, interval=0.01, timeout=2.0
+            )
+
+    tcp, http = asyncio.run(probe())
+
+    assert (tcp.protocol, tcp.received, tcp.error) == ("tcp", count, "")
+    assert (http.protocol, http.received, http.error) == ("http", count, "")
+    assert [n for n in requests if n] == [count]
+
+
+def test_without_any_tcp_connection_the_http_probe_fails_for_the_same_reason() -> None:
+    tcp, http = asyncio.run(
+        tcp_and_http("t", "127.0.0.1", _closed_port(), count=2, interval=0.01, timeout=1.0)
+    )
+
+    assert not tcp.success
+    assert tcp.error.startswith("ECONNREFUSED")
+    assert (http.protocol, http.sent, http.received, http.error) == ("http", 2, 0, tcp.error)

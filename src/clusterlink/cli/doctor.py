@@ -39,7 +39,13 @@ from clusterlink.doctor.deployment import (
     Progress as WaitProgress,
 )
 from clusterlink.doctor.html import render_html
-from clusterlink.doctor.matrix import FAMILY_CHOICES, PROTOCOL_CHOICES, Matrix, MatrixOptions
+from clusterlink.doctor.matrix import (
+    DEFAULT_COUNT,
+    FAMILY_CHOICES,
+    PROTOCOL_CHOICES,
+    Matrix,
+    MatrixOptions,
+)
 from clusterlink.doctor.report import TABLE_COLUMNS, WIDE_COLUMNS, report_document, table_rows
 from clusterlink.doctor.session import DoctorError, DoctorRequest, DoctorRun, Observers, run_doctor
 from clusterlink.floater.messages import DEFAULT_NAMESPACE, DEFAULT_PORT, Network
@@ -352,7 +358,13 @@ def _with_kubeconfig_flags(function: Callable[..., Any]) -> Callable[..., Any]:
 @click.option(
     "--sample", type=click.IntRange(1), default=None, help="N nodes per cluster (gateways always)."
 )
-@click.option("--count", type=click.IntRange(1, MAX_COUNT), default=3, show_default=True)
+@click.option(
+    "--count",
+    type=click.IntRange(1, MAX_COUNT),
+    default=DEFAULT_COUNT,
+    show_default=True,
+    help="Attempts per probe: echoes, connections, requests.",
+)
 @click.option("--timeout", type=click.FloatRange(0.05, 30), default=1.0, show_default=True)
 @click.option(
     "--concurrency", type=click.IntRange(1, MAX_CONCURRENCY), default=64, show_default=True

@@ -13,7 +13,7 @@ import contextlib
 import logging
 import queue
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -177,15 +177,14 @@ def collect_outcomes(
     return answers
 
 
-def remove_run(stores: Collection[ObjectStore], namespace: str, run: str) -> None:
-    """Delete the run's plans and results."""
+def remove_run(stores: Collection[ObjectStore], namespace: str, runs: Sequence[str]) -> None:
+    """Delete the plans and results of ``runs``, with one list per store for all of them."""
+    selector = f"{RUN_LABEL} in ({','.join(runs)})"
     for store in stores:
         try:
-            listed = store.list(
-                "ConfigMap", namespace=namespace, label_selector=f"{RUN_LABEL}={run}"
-            )
+            listed = store.list("ConfigMap", namespace=namespace, label_selector=selector)
         except StoreError as exc:
-            log.warning("cannot list run %s for cleanup: %s", run, exc)
+            log.warning("cannot list runs %s for cleanup: %s", ", ".join(runs), exc)
             continue
         for document in listed.items:
             with contextlib.suppress(NotFoundError):

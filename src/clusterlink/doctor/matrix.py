@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 import math
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from clusterlink.floater.messages import FloaterInfo, Network
@@ -23,6 +23,7 @@ ProtocolChoice = Literal["ping", "tcp", "http", "all"]
 FamilyChoice = Literal["ipv4", "ipv6", "all"]
 PROTOCOL_CHOICES: tuple[ProtocolChoice, ...] = ("ping", "tcp", "http", "all")
 FAMILY_CHOICES: tuple[FamilyChoice, ...] = ("ipv4", "ipv6", "all")
+DEFAULT_COUNT = 1  # attempts per probe: upstream's one ``ping -c 1`` per pair
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +41,7 @@ class MatrixOptions:
     ip_family: FamilyChoice = "all"
     mtu: bool = False
     sample: int | None = None
-    count: int = 3
+    count: int = DEFAULT_COUNT
     interval: float = 0.05
     timeout: float = 1.0
     concurrency: int = 64
@@ -119,12 +120,9 @@ def sample_nodes(
 def _overlap(a: ClusterNetwork | None, b: ClusterNetwork | None) -> bool:
     if a is None or b is None:
         return False
-    return any(
-        ipaddress.ip_network(x).overlaps(ipaddress.ip_network(y))
-        for x in a.pod_cidrs
-        for y in b.pod_cidrs
-        if ipaddress.ip_network(x).version == ipaddress.ip_network(y).version
-    )
+    ours = [ipaddress.ip_network(x) for x in a.pod_cidrs]
+    theirs = [ipaddress.ip_network(y) for y in b.pod_cidrs]
+    return any(x.version == y.version and x.overlaps(y) for x in ours for y in theirs)
 
 
 def global_address(address: str, network: ClusterNetwork | None) -> str:
@@ -138,6 +136,34 @@ def global_address(address: str, network: ClusterNetwork | None) -> str:
             offset = int(ip) - int(real_net.network_address)
             return str(ipaddress.ip_address(int(global_net.network_address) + offset))
     return address
+
+
+@dataclass
+class _Addresses:
+    """What the matrix asks about clusters and destinations, each answered once: whether two
+    clusters' pod ranges overlap, and where a destination is probed in each family. Asking
+    per pair parsed the same networks again for every pair, a cost that grew with the square
+    of the floaters."""
+
+    clusters: Mapping[str, ClusterNetwork]
+    _overlaps: dict[tuple[str, str], bool] = field(default_factory=dict)
+    _probed_at: dict[tuple[str, Family], str | None] = field(default_factory=dict)
+
+    def overlap(self, one: str, other: str) -> bool:
+        key = (one, other) if one <= other else (other, one)
+        if key not in self._overlaps:
+            self._overlaps[key] = _overlap(self.clusters.get(one), self.clusters.get(other))
+        return self._overlaps[key]
+
+    def probed_at(self, destination: FloaterInfo, family: Family) -> str | None:
+        """The destination's address of ``family``; a pod's moved into its global CIDR."""
+        key = (destination.name, family)
+        if key not in self._probed_at:
+            address = destination.address(family)
+            if address is not None and destination.network == "pod":
+                address = global_address(address, self.clusters.get(destination.cluster))
+            self._probed_at[key] = address
+        return self._probed_at[key]
 
 
 def _pairable(source: FloaterInfo, destination: FloaterInfo, single_cluster: bool) -> bool:
@@ -162,20 +188,20 @@ def build_matrix(
     single_cluster = len({f.cluster for f in chosen}) == 1
     checks: list[Check] = []
     plans: list[tuple[FloaterInfo, ProbePlan]] = []
+    addresses = _Addresses(clusters)
     for source in chosen:
         targets: list[Target] = []
+        pod = source.network == "pod"
+        own = {family: source.address(family) is not None for family in options.families}
         for destination in chosen:
             if not _pairable(source, destination, single_cluster):
                 continue
-            pod = source.network == "pod"
-            if pod and _overlap(clusters.get(source.cluster), clusters.get(destination.cluster)):
+            if pod and addresses.overlap(source.cluster, destination.cluster):
                 continue
             for family in options.families:
-                address = destination.address(family)
-                if address is None or source.address(family) is None:
+                address = addresses.probed_at(destination, family) if own[family] else None
+                if address is None:
                     continue
-                if pod:
-                    address = global_address(address, clusters.get(destination.cluster))
                 check = Check(source, destination, family, address)
                 checks.append(check)
                 targets.append(

@@ -122,9 +122,11 @@ def gateway_nodes(control: ObjectStore) -> set[tuple[str, str]]:
 
 
 def _collect_timeout(matrix: Matrix) -> float:
-    """Enough for a plan whose every probe goes unanswered, plus the stores' latency."""
+    """Enough for a plan whose every probe goes unanswered, plus the stores' latency. A
+    target's TCP and HTTP probes run one after the other (on one connection), so a probe
+    may wait for two probes' timeouts."""
     options = matrix.options
-    worst_probe = options.count * (options.timeout + options.interval) + options.timeout
+    worst_probe = 2 * options.count * (options.timeout + options.interval) + options.timeout
     widest = max((plan.probe_count for _, plan in matrix.plans), default=0)
     rounds = -(-widest // options.concurrency)
     return rounds * worst_probe + COLLECT_MARGIN
@@ -177,10 +179,9 @@ def run_doctor(request: DoctorRequest, observe: Observers = Observers()) -> Doct
                 )
                 explanations = _explain(results, evidence)
         finally:
-            if not request.keep:
-                remove_run(list(stores.values()), request.namespace, run)
-                for suffix in ("r", "k"):
-                    remove_run(list(stores.values()), request.namespace, f"{run}{suffix}")
+            if not request.keep:  # the run, its confirmation (r) and route (k) rounds
+                runs = (run, f"{run}r", f"{run}k")
+                remove_run(list(stores.values()), request.namespace, runs)
     summary = summarize(matrix, results, time.monotonic() - started)
     return DoctorRun(matrix, tuple(results), tuple(explanations), summary)
 

@@ -36,11 +36,11 @@ def judge(
     """One result per check and protocol; ``unanswered`` says why a source gave no answer
     (by floater name) when the doctor knows better than "did not answer in time"."""
     results: list[CheckResult] = []
+    outcomes: dict[tuple[str, str, str], ProbeOutcome] = {  # (source, target, protocol)
+        (name, o.target, o.protocol): o for name, answer in answers.items() for o in answer.outcomes
+    }
     for check in matrix.checks:
         answer = answers.get(check.source.name)
-        by_probe = (
-            {(o.target, o.protocol): o for o in answer.outcomes} if answer is not None else {}
-        )
         for protocol in matrix.options.protocols:
             if answer is None:
                 why = unanswered.get(check.source.name, "did not answer its plan in time")
@@ -50,7 +50,7 @@ def judge(
             if answer.error:
                 results.append(CheckResult(check, protocol, "EXCEPTION", detail=answer.error))
                 continue
-            outcome = by_probe.get((check.target_id, protocol))
+            outcome = outcomes.get((check.source.name, check.target_id, protocol))
             if outcome is None:
                 results.append(CheckResult(check, protocol, "EXCEPTION", detail="no outcome"))
             elif outcome.success:

@@ -27,6 +27,7 @@ from types import TracebackType
 from typing import Literal, Self
 
 from clusterlink.floater.outcome import ProbeOutcome
+from clusterlink.floater.waits import settled
 
 Family = Literal[4, 6]
 _ECHO_REQUEST: dict[Family, int] = {4: 8, 6: 128}
@@ -140,21 +141,22 @@ class EchoSocket:
 
 @dataclass
 class _Echoes:
-    """The echoes of one ping probe: when each was sent, and the round trips answered."""
+    """The echoes of one ping probe: when each was sent, the round trips answered, and a
+    future done once every echo is answered (or its probe stopped waiting)."""
 
     address: str
+    done: asyncio.Future[None]
     sent_at: dict[int, float] = field(default_factory=dict)
     rtts: list[float] = field(default_factory=list)
     all_sent: bool = False
-    done: asyncio.Event = field(default_factory=asyncio.Event)
 
     def answer(self, sequence: int, received_at: float) -> None:
         sent = self.sent_at.pop(sequence, None)
         if sent is None:
             return
         self.rtts.append((received_at - sent) * 1000)
-        if self.all_sent and not self.sent_at:
-            self.done.set()
+        if self.all_sent and not self.sent_at and not self.done.done():
+            self.done.set_result(None)
 
 
 class EchoChannel:
@@ -252,7 +254,8 @@ async def ping(
         channel = channels.of(family_of(address))
     except OSError as exc:
         return ProbeOutcome(target, address, "ping", 0, 0, error=describe(exc))
-    echoes = _Echoes(address)
+    loop = asyncio.get_running_loop()
+    echoes = _Echoes(address, loop.create_future())
     error = ""
     try:
         for attempt in range(count):
@@ -264,11 +267,7 @@ async def ping(
                 error = describe(exc)
         echoes.all_sent = True
         if echoes.sent_at:
-            try:
-                async with asyncio.timeout(timeout):
-                    await echoes.done.wait()
-            except TimeoutError:
-                pass
+            await settled(echoes.done, loop.time() + timeout)
     finally:
         channel.forget(echoes)
     return ProbeOutcome.from_rtts(

@@ -138,7 +138,7 @@ def result_document(outcome: PlanOutcome, namespace: str) -> dict[str, Any]:
         namespace,
         labels,
         RESULT_KEY,
-        outcome.to_document(),
+        outcome.to_wire(),
     )
 
 

@@ -76,6 +76,27 @@ class ProbeOutcome:
             "mtu": self.mtu,
         }
 
+    def to_wire(self) -> dict[str, Any]:
+        """The document without what :meth:`from_document` derives or defaults (success,
+        loss, empty error, absent RTTs and MTU): a result carries one per probe, and every
+        watcher of the cluster's ConfigMaps reads it, so its size is paid many times over."""
+        document: dict[str, Any] = {
+            "target": self.target,
+            "address": self.address,
+            "protocol": self.protocol,
+            "sent": self.sent,
+            "received": self.received,
+        }
+        if self.rtt_min is not None:
+            document["rttMin"] = self.rtt_min
+            document["rttAvg"] = self.rtt_avg
+            document["rttMax"] = self.rtt_max
+        if self.error:
+            document["error"] = self.error
+        if self.mtu is not None:
+            document["mtu"] = self.mtu
+        return document
+
     @classmethod
     def from_document(cls, document: Mapping[str, Any]) -> ProbeOutcome:
         return cls(
@@ -137,6 +158,18 @@ class PlanOutcome:
             "seconds": round(self.seconds, 3),
             "error": self.error,
             "outcomes": [outcome.to_document() for outcome in self.outcomes],
+            "routes": [route.to_document() for route in self.routes],
+        }
+
+    def to_wire(self) -> dict[str, Any]:
+        """:meth:`to_document` with each outcome in its :meth:`ProbeOutcome.to_wire` form,
+        as results travel through the store."""
+        return {
+            "run": self.run,
+            "floater": self.floater,
+            "seconds": round(self.seconds, 3),
+            "error": self.error,
+            "outcomes": [outcome.to_wire() for outcome in self.outcomes],
             "routes": [route.to_document() for route in self.routes],
         }
 

@@ -5,6 +5,8 @@ Every probe is a coroutine on one event loop: ICMP echoes share one socket per f
 sockets, the path-MTU search its own connected socket. ``concurrency`` workers take the
 probes in plan order, so no more than that many are ever in flight and a plan of hundreds
 of targets takes about the time of its slowest few, for little more CPU than the packets.
+A target probed with TCP and HTTP is one job of two probes run one after the other, the
+HTTP requests going over the TCP probe's connection (:func:`~.tcp.tcp_and_http`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from clusterlink.floater.outcome import PlanOutcome, ProbeOutcome
 from clusterlink.floater.plan import ProbePlan, Protocol, Target
 from clusterlink.floater.pmtu import path_mtu
 from clusterlink.floater.routes import lookup_routes
-from clusterlink.floater.tcp import http_get, tcp_connect
+from clusterlink.floater.tcp import http_get, tcp_and_http, tcp_connect
 
 ProbeObserver = Callable[[ProbeOutcome], None]
 Item = TypeVar("Item")
@@ -72,16 +74,52 @@ async def run_probe(
         return _failed(target, protocol, exc)
 
 
+async def run_connection(plan: ProbePlan, target: Target) -> tuple[ProbeOutcome, ...]:
+    """The TCP and the HTTP probe of one target, the second on the first's connection."""
+    try:
+        return await tcp_and_http(
+            target.id,
+            target.address,
+            target.port,
+            count=plan.count,
+            interval=plan.interval,
+            timeout=plan.timeout,
+        )
+    except Exception as exc:
+        return (_failed(target, "tcp", exc), _failed(target, "http", exc))
+
+
+Job = tuple[Target, tuple[Protocol, ...]]
+
+
+def jobs_of(plan: ProbePlan) -> list[Job]:
+    """The plan's probes in plan order, TCP and HTTP of a target as one job."""
+    jobs: list[Job] = []
+    for target in plan.targets:
+        both = "tcp" in target.protocols and "http" in target.protocols
+        for protocol in target.protocols:
+            if both and protocol == "http":
+                continue
+            jobs.append((target, ("tcp", "http") if both and protocol == "tcp" else (protocol,)))
+    return jobs
+
+
 async def run_probes(plan: ProbePlan) -> list[ProbeOutcome]:
     """Every probe of the plan, in plan order."""
-    probes = [(target, protocol) for target in plan.targets for protocol in target.protocols]
     channels = EchoChannels(asyncio.get_running_loop())
+
+    async def run(job: Job) -> tuple[ProbeOutcome, ...]:
+        target, protocols = job
+        if len(protocols) == 2:
+            return await run_connection(plan, target)
+        return (await run_probe(plan, channels, target, protocols[0]),)
+
     try:
-        return await bounded(
-            probes, plan.concurrency, lambda probe: run_probe(plan, channels, *probe)
-        )
+        done = await bounded(jobs_of(plan), plan.concurrency, run)
     finally:
         channels.close()
+    found = {(o.target, o.protocol): o for outcomes in done for o in outcomes}
+    return [found[(t.id, protocol)] for t in plan.targets for protocol in t.protocols]
 
 
 def run_plan(plan: ProbePlan, observe: ProbeObserver = _ignore) -> PlanOutcome:
