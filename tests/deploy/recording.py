@@ -127,5 +127,9 @@ class RecordingStore:
         self._record(kind, "delete", namespace, name)
         return self.inner.delete(kind, name, namespace, resource_version=resource_version)
 
+    def delete_collection(self, kind: str, namespace: str = "", *, label_selector: str = "") -> int:
+        self._record(kind, "deletecollection", namespace)
+        return self.inner.delete_collection(kind, namespace, label_selector=label_selector)
+
     def close(self) -> None:
         self.inner.close()

@@ -6,8 +6,9 @@ revision, no ``410 Gone``, no label selectors, no status subresource, so most of
 contract could not run against it.
 
 What it emulates, on 127.0.0.1 only: the API paths of the kinds the store holds (core group
-under ``/api/v1``, others under ``/apis/<group>/<version>``, namespaced and cluster-scoped,
-the ``status`` subresource), the verbs GET/POST/PUT/PATCH/DELETE, ``application/merge-patch+json``
+under ``/api/v1``, others under ``/apis/<group>/<version>``, namespaced and cluster-scoped, the
+``status`` subresource), the verbs GET/POST/PUT/PATCH/DELETE (DELETE on a collection too, with
+``labelSelector``, answering the list of what it deleted), ``application/merge-patch+json``
 (other patch types get 415), ``DeleteOptions`` preconditions, ``labelSelector``,
 ``fieldSelector``, ``limit``/``continue`` paging, ``Status`` error bodies with the API server's
 codes and reasons, 422 for a malformed ``resourceVersion`` on a read, lists whose items of
@@ -270,6 +271,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return 200, self._list(route, query)
             if method == "POST" and route.subresource is None:
                 return 201, store.create(self._object_for(route, _json(body)))
+            if method == "DELETE" and (route.namespace is not None or not resource.namespaced):
+                return 200, self._delete_collection(route, query)
             raise _StatusError(405, "MethodNotAllowed", f"{method} is not allowed on a collection")
         if route.subresource not in (None, "status"):
             raise _StatusError(404, "NotFound", f"no subresource {route.subresource!r}")
@@ -332,6 +335,29 @@ class _Handler(BaseHTTPRequestHandler):
             details = {"name": name, "kind": route.resource.plural}
             return _status(200, "", "", details) | {"status": "Success"}
         return before
+
+    def _delete_collection(self, route: _Route, query: dict[str, str]) -> dict[str, Any]:
+        """The matching objects as they were, deleted in one store transaction (the list and
+        the delete are not atomic here: tests do not race them)."""
+        if query.get("fieldSelector"):
+            raise _StatusError(400, "BadRequest", "the emulator takes no fieldSelector here")
+        store = route.cluster.store
+        resource = route.resource
+        selector = query.get("labelSelector", "")
+        namespace = route.namespace or ""
+        listed = store.list(resource.kind, namespace=namespace, label_selector=selector)
+        store.delete_collection(resource.kind, namespace, label_selector=selector)
+        items = [dict(item) for item in listed.items]
+        if resource.builtin:
+            for item in items:
+                item.pop("kind", None)
+                item.pop("apiVersion", None)
+        return {
+            "kind": f"{resource.kind}List",
+            "apiVersion": resource.api_version,
+            "metadata": {"resourceVersion": listed.resource_version},
+            "items": items,
+        }
 
     def _watch(self, route: _Route, query: dict[str, str]) -> None:
         resource_version = query.get("resourceVersion", "")

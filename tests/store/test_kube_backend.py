@@ -378,6 +378,20 @@ def test_deleting_a_core_object_answered_with_a_status_returns_none(kube: Object
         kube.get("ConfigMap", "settings", "kosmos-system")
 
 
+def test_a_collection_is_deleted_with_one_request(
+    kube: ObjectStore, emulated: EmulatedCluster
+) -> None:
+    for name in ("run1-a", "run1-b", "run1-c"):
+        document = config_map(name, {})
+        document["metadata"]["labels"] = {"run": "1"}
+        kube.create(document)
+
+    assert kube.delete_collection("ConfigMap", "kosmos-system", label_selector="run=1") == 3
+    assert emulated.seen("DELETE", "/api/v1/namespaces/kosmos-system/configmaps") == 1
+    assert emulated.seen("DELETE", "/configmaps/run1-a") == 0
+    assert kube.list("ConfigMap").items == ()
+
+
 # --- watches -----------------------------------------------------------------------------
 
 

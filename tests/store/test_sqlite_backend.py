@@ -84,3 +84,54 @@ def test_a_write_blocked_by_another_writer_for_too_long_is_unavailable(tmp_path:
     finally:
         blocker.close()
         store.close()
+
+
+def _label_moves(store: SqliteStore) -> str:
+    """Writes a Cluster moving into, within and out of ``mode=gateway``; returns the revision
+    before them."""
+    start: str = store.create(cluster("a"))["metadata"]["resourceVersion"]
+    store.create(cluster("other", {"mode": "p2p"}))
+    store.patch("Cluster", "a", {"metadata": {"labels": {"mode": "gateway"}}})
+    store.patch("Cluster", "a", {"spec": {"kubeconfig": "x"}})
+    store.patch("Cluster", "a", {"metadata": {"labels": {"mode": "p2p"}}})
+    return start
+
+
+# What a ``mode=gateway`` watch reports for :func:`_label_moves`.
+GATEWAY_EVENTS = [("ADDED", "a"), ("MODIFIED", "a"), ("DELETED", "a")]
+
+
+def _gateway_events(store: SqliteStore, start: str) -> list[tuple[str, str]]:
+    with store.watch(
+        "Cluster", label_selector="mode=gateway", resource_version=start, timeout_seconds=0.3
+    ) as watch:
+        return summary(list(watch))
+
+
+def test_history_written_before_the_labels_column_is_still_selected_by_labels(
+    tmp_path: Path,
+) -> None:
+    store = SqliteStore(tmp_path / "a.db", SqliteOptions(poll_interval=0.01))
+    try:
+        start = _label_moves(store)
+        raw = sqlite3.connect(tmp_path / "a.db", isolation_level=None)
+        raw.execute("UPDATE events SET labels = NULL")  # as an older program wrote them
+        raw.close()
+
+        assert _gateway_events(store, start) == GATEWAY_EVENTS
+    finally:
+        store.close()
+
+
+def test_a_database_without_the_labels_column_gains_it_when_opened(tmp_path: Path) -> None:
+    SqliteStore(tmp_path / "a.db").close()
+    raw = sqlite3.connect(tmp_path / "a.db", isolation_level=None)
+    raw.execute("ALTER TABLE events DROP COLUMN labels")
+    raw.close()
+
+    store = SqliteStore(tmp_path / "a.db", SqliteOptions(poll_interval=0.01))
+    try:
+        start = _label_moves(store)
+        assert _gateway_events(store, start) == GATEWAY_EVENTS
+    finally:
+        store.close()

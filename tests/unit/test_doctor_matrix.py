@@ -90,6 +90,15 @@ def test_a_single_cluster_is_checked_between_its_nodes() -> None:
     }
 
 
+def test_inside_one_cluster_pods_are_probed_at_their_own_addresses_even_when_mapped() -> None:
+    mapped = ClusterNetwork(("10.1.0.0/16",), {"10.1.0.0/16": "10.53.0.0/16"})
+    floaters = [floater(1, 1, v6=False), floater(1, 2, v6=False)]
+
+    matrix = build_matrix("r", floaters, MatrixOptions(), {"cluster1": mapped})
+
+    assert sorted(c.address for c in matrix.checks) == ["10.1.1.11", "10.1.2.11"]
+
+
 def test_each_source_gets_one_plan_with_all_its_targets() -> None:
     matrix = build_matrix("r", federation(3, 3), MatrixOptions(), {})
 

@@ -4,7 +4,8 @@ Everything goes through the member clusters' stores (the Kubernetes API in produ
 the doctor needs no route to pod or node addresses, and every floater probes at once.
 Answers are followed with a watch per store, so each is read once, as soon as it is
 written, however many floaters answer. Waits are bounded and report progress through a
-callback.
+callback. Plans go out and runs are cleaned up on every store at once: clusters are
+independent, and on real ones each store write is an API round trip.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ import logging
 import queue
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from clusterlink.controllers.informer import Informer
 from clusterlink.doctor.matrix import Matrix
@@ -32,12 +34,16 @@ from clusterlink.floater.messages import (
 from clusterlink.floater.outcome import PlanOutcome
 from clusterlink.floater.plan import PlanError
 from clusterlink.store.errors import AlreadyExistsError, NotFoundError, StoreError
+from clusterlink.store.kube.errors import ForbiddenError
 from clusterlink.store.protocol import EventType, ObjectStore
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]  # (done, total)
 POLL = 0.1
+STORE_WORKERS = 16  # stores written at once
+
+_T = TypeVar("_T")
 
 
 def _quiet(_: int, __: int) -> None:
@@ -94,14 +100,41 @@ def wait_for_floaters(
         time.sleep(POLL)
 
 
+def _on_each(work: Callable[[_T], None], items: Sequence[_T]) -> None:
+    """``work`` on every item, in parallel (at most :data:`STORE_WORKERS` at a time); once
+    all are done, the first item's exception (in ``items`` order), if any, is raised."""
+    if len(items) <= 1:
+        for item in items:
+            work(item)
+        return
+    workers = min(STORE_WORKERS, len(items))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="doctor-store") as pool:
+        futures = [pool.submit(work, item) for item in items]
+    for future in futures:
+        future.result()
+
+
 def publish_plans(matrix: Matrix, store_of: Mapping[str, ObjectStore], namespace: str) -> None:
-    """Write each source floater's plan next to its registration."""
+    """Write each source floater's plan next to its registration.
+
+    The stores are written in parallel, each store's plans one after the other: clusters are
+    independent, and on real ones every write is an API round trip, so the time is that of
+    the busiest cluster rather than the sum over all. A failure is raised once every store
+    is done, as the first failing store's exception."""
+    by_store: dict[int, tuple[ObjectStore, list[dict[str, Any]]]] = {}
     for source, plan in matrix.plans:
-        document = plan_document(plan, namespace)
-        try:
-            store_of[source.name].create(document)
-        except AlreadyExistsError:
-            store_of[source.name].update(document)
+        store = store_of[source.name]
+        by_store.setdefault(id(store), (store, []))[1].append(plan_document(plan, namespace))
+
+    def publish(job: tuple[ObjectStore, list[dict[str, Any]]]) -> None:
+        store, documents = job
+        for document in documents:
+            try:
+                store.create(document)
+            except AlreadyExistsError:
+                store.update(document)
+
+    _on_each(publish, list(by_store.values()))
 
 
 def _answer_of(document: Mapping[str, Any], run: str) -> tuple[str, PlanOutcome] | None:
@@ -178,14 +211,28 @@ def collect_outcomes(
 
 
 def remove_run(stores: Collection[ObjectStore], namespace: str, runs: Sequence[str]) -> None:
-    """Delete the plans and results of ``runs``, with one list per store for all of them."""
+    """Delete the plans and results of ``runs``: one collection delete per store (one API
+    round trip per cluster instead of one per object, one write transaction on an embedded
+    store), the stores in parallel since clusters are independent. A store that fails is
+    logged and left behind: cleanup must not hide the run's outcome."""
     selector = f"{RUN_LABEL} in ({','.join(runs)})"
-    for store in stores:
+
+    def clean(store: ObjectStore) -> None:
         try:
-            listed = store.list("ConfigMap", namespace=namespace, label_selector=selector)
+            _delete_runs(store, namespace, selector)
         except StoreError as exc:
-            log.warning("cannot list runs %s for cleanup: %s", ", ".join(runs), exc)
-            continue
-        for document in listed.items:
-            with contextlib.suppress(NotFoundError):
-                store.delete("ConfigMap", document["metadata"]["name"], namespace)
+            log.warning("cannot remove runs %s: %s", ", ".join(runs), exc)
+
+    _on_each(clean, list(stores))
+
+
+def _delete_runs(store: ObjectStore, namespace: str, selector: str) -> None:
+    try:
+        store.delete_collection("ConfigMap", namespace, label_selector=selector)
+        return
+    except ForbiddenError:
+        pass  # allowed to delete but not to deletecollection: one object at a time
+    listed = store.list("ConfigMap", namespace=namespace, label_selector=selector)
+    for document in listed.items:
+        with contextlib.suppress(NotFoundError):
+            store.delete("ConfigMap", document["metadata"]["name"], namespace)

@@ -147,7 +147,7 @@ class _Addresses:
 
     clusters: Mapping[str, ClusterNetwork]
     _overlaps: dict[tuple[str, str], bool] = field(default_factory=dict)
-    _probed_at: dict[tuple[str, Family], str | None] = field(default_factory=dict)
+    _probed_at: dict[tuple[str, Family, bool], str | None] = field(default_factory=dict)
 
     def overlap(self, one: str, other: str) -> bool:
         key = (one, other) if one <= other else (other, one)
@@ -155,12 +155,13 @@ class _Addresses:
             self._overlaps[key] = _overlap(self.clusters.get(one), self.clusters.get(other))
         return self._overlaps[key]
 
-    def probed_at(self, destination: FloaterInfo, family: Family) -> str | None:
-        """The destination's address of ``family``; a pod's moved into its global CIDR."""
-        key = (destination.name, family)
+    def probed_at(self, destination: FloaterInfo, family: Family, remote: bool) -> str | None:
+        """The destination's address of ``family``; seen from another cluster, a pod's moved
+        into its global CIDR (inside its own cluster, pods reach it at its own address)."""
+        key = (destination.name, family, remote)
         if key not in self._probed_at:
             address = destination.address(family)
-            if address is not None and destination.network == "pod":
+            if address is not None and remote and destination.network == "pod":
                 address = global_address(address, self.clusters.get(destination.cluster))
             self._probed_at[key] = address
         return self._probed_at[key]
@@ -196,10 +197,11 @@ def build_matrix(
         for destination in chosen:
             if not _pairable(source, destination, single_cluster):
                 continue
-            if pod and addresses.overlap(source.cluster, destination.cluster):
+            remote = source.cluster != destination.cluster
+            if pod and remote and addresses.overlap(source.cluster, destination.cluster):
                 continue
             for family in options.families:
-                address = addresses.probed_at(destination, family) if own[family] else None
+                address = addresses.probed_at(destination, family, remote) if own[family] else None
                 if address is None:
                     continue
                 check = Check(source, destination, family, address)

@@ -8,6 +8,7 @@ else is rejected as a whole with an error that names the field.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Mapping
@@ -89,13 +90,27 @@ def unicast_address(text: object, field: str) -> str:
     """The address in canonical form, or :class:`PlanError` unless it is one unicast IP."""
     if not isinstance(text, str):
         raise PlanError(f"{field}: expected an IP address as a string, got {text!r}")
+    facts = _address_facts(text)
+    if facts is None:
+        raise PlanError(f"{field}: {text!r} is not an IP address")
+    canonical, unicast = facts
+    if not unicast:
+        raise PlanError(f"{field}: {text} is not a unicast address")
+    return canonical
+
+
+@functools.lru_cache(maxsize=4096)
+def _address_facts(text: str) -> tuple[str, bool] | None:
+    """(canonical form, whether unicast) of an IP address, None when ``text`` is none; kept
+    because every run's plans name the same peers, and formatting IPv6 addresses was a
+    good part of parsing a plan."""
     try:
         address = ipaddress.ip_address(text)
     except ValueError:
-        raise PlanError(f"{field}: {text!r} is not an IP address") from None
-    if address.is_multicast or address.is_unspecified or str(address) == "255.255.255.255":
-        raise PlanError(f"{field}: {text} is not a unicast address")
-    return str(address)
+        return None
+    canonical = str(address)
+    unicast = not (address.is_multicast or address.is_unspecified or canonical == "255.255.255.255")
+    return canonical, unicast
 
 
 def port_number(value: object, field: str) -> int:
@@ -121,6 +136,8 @@ def _bounded_float(
 
 
 def _unknown(document: Mapping[str, Any], allowed: frozenset[str], where: str) -> None:
+    if document.keys() <= allowed:
+        return
     extra = sorted(set(document) - allowed)
     if extra:
         raise PlanError(f"{where}: unknown field(s) {', '.join(extra)}")

@@ -147,6 +147,20 @@ class ObjectStore(Protocol):
         precondition."""
         ...
 
+    def delete_collection(self, kind: str, namespace: str = "", *, label_selector: str = "") -> int:
+        """Delete every object of ``kind`` in ``namespace`` that ``label_selector`` matches,
+        as Kubernetes' DELETE on a collection (``deletecollection``) does.
+
+        Each object goes as :meth:`delete` would take it: removed, or given its
+        ``deletionTimestamp`` while finalizers remain. Returns how many objects were deleted
+        or marked for deletion (those already waiting for their finalizers included, as the
+        list Kubernetes answers includes them). ``namespace`` is required for namespaced
+        kinds, as for :meth:`delete`; a malformed selector raises
+        :class:`~.errors.BadRequestError`. Watchers see the same events as for one
+        :meth:`delete` per object.
+        """
+        ...
+
     def close(self) -> None:
         """Release connections; stop using the store afterwards."""
         ...

@@ -64,6 +64,15 @@ class Selection:
             return WatchEvent("DELETED", obj)
         return None
 
+    def may_report(
+        self, labels: Mapping[str, str], previous_labels: Mapping[str, str] | None
+    ) -> bool:
+        """False when the labels alone rule out any event for this change (see :meth:`event`),
+        so that a backend need not decode the object to know."""
+        if self.labels.matches(labels):
+            return True
+        return previous_labels is not None and self.labels.matches(previous_labels)
+
     def _matches_apart_from_labels(self, obj: Mapping[str, Any]) -> bool:
         metadata = obj.get("metadata") or {}
         if self.namespace is not None and (metadata.get("namespace") or "") != self.namespace:

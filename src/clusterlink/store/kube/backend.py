@@ -216,6 +216,27 @@ class KubeStore:
             return None
         return self._complete(info, answer)
 
+    def delete_collection(self, kind: str, namespace: str = "", *, label_selector: str = "") -> int:
+        """One DELETE on the collection URL: the server deletes (or marks) every match."""
+        info = self._kinds.info(kind)
+        key = ObjectKey(kind, namespace, "")
+        if info.namespaced and not namespace:
+            raise key.invalid("metadata.namespace", f"Required value: {kind} is namespaced")
+        if not info.namespaced and namespace:
+            raise key.invalid("metadata.namespace", f"must be empty: {kind} is cluster-scoped")
+        selection = Selection.parse(namespace, label_selector, "")
+        request = self._session.client.prepare_request(
+            "deletecollection",
+            self._resources.resource(info.kind).resource,
+            namespace=namespace or None,
+            params=self._selector_params(selection),
+        )
+        answer = _decoded(self._session.send(request, key))
+        # The server answers the list of what it deleted or marked; were it a Status, that
+        # would carry no count.
+        items = answer.get("items") if answer.get("kind") != "Status" else None
+        return len(items) if isinstance(items, list) else 0
+
     def close(self) -> None:
         with self._watches_lock:
             watches, self._watches = self._watches, []

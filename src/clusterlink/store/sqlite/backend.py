@@ -2,8 +2,9 @@
 
 Each write is one ``BEGIN IMMEDIATE`` transaction that reads the object, applies the
 Kubernetes write rules of :mod:`clusterlink.store.transitions`, stores the result, appends
-the event under the next global revision and compacts history. Processes never coordinate
-otherwise, so any of them may be killed at any point without harming the others.
+the event under the next global revision and compacts history. A collection delete is one
+such transaction for all its objects, each with its own event and revision. Processes never
+coordinate otherwise, so any of them may be killed at any point without harming the others.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import sqlite3
 import time
 import uuid
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +28,7 @@ from clusterlink.store.errors import (
 from clusterlink.store.kinds import DEFAULT_KINDS, KindInfo, KindRegistry
 from clusterlink.store.objects import ObjectKey, address, checked_key
 from clusterlink.store.protocol import ObjectList
-from clusterlink.store.selection import Selection
+from clusterlink.store.selection import Selection, labels_of
 from clusterlink.store.sqlite.changes import FileChanges
 from clusterlink.store.sqlite.connections import ThreadConnections
 from clusterlink.store.sqlite.history import LoggedEvent, append_event, compact_history
@@ -56,6 +58,67 @@ def _encode(key: ObjectKey, obj: Mapping[str, Any]) -> str:
         return json.dumps(obj, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise key.invalid("object", f"not representable as JSON: {exc}") from None
+
+
+def _collection_key(kinds: KindRegistry, kind: str, namespace: str) -> ObjectKey:
+    """The (nameless) key of a collection, checked against the kind's scope as
+    :func:`~clusterlink.store.objects.address` checks an object's."""
+    info = kinds.info(kind)
+    key = ObjectKey(kind, namespace, "")
+    if info.namespaced and not namespace:
+        raise key.invalid("metadata.namespace", f"Required value: {kind} is namespaced")
+    if not info.namespaced and namespace:
+        raise key.invalid("metadata.namespace", f"must be empty: {kind} is cluster-scoped")
+    return key
+
+
+class _WriteBatch:
+    """The writes of one transaction: each recorded change takes the next revision and
+    appends its event, so every write, alone or in a collection, is logged the same way."""
+
+    def __init__(self, connection: sqlite3.Connection, head: int, now: float) -> None:
+        self.connection = connection
+        self.head = head
+        self.now = now
+
+    def stamp(self) -> Stamp:
+        """What the next recorded change will be stamped with."""
+        return Stamp.at(self.head + 1, self.now)
+
+    def current(self, key: ObjectKey) -> dict[str, Any] | None:
+        row = self.connection.execute(
+            "SELECT body FROM objects WHERE kind = ? AND namespace = ? AND name = ?",
+            (key.kind, key.namespace, key.name),
+        ).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def record(self, key: ObjectKey, current: dict[str, Any] | None, outcome: Outcome) -> None:
+        """Store ``outcome`` (decided on ``current`` with :meth:`stamp`) and log its event;
+        an outcome without an event changes nothing."""
+        if outcome.event is None:
+            return
+        self.head += 1
+        body = _encode(key, outcome.object)
+        _store_object(self.connection, key, body, removed=outcome.event == "DELETED")
+        logged = LoggedEvent(
+            self.head, key, outcome.event, body, current, self.now, labels_of(outcome.object)
+        )
+        append_event(self.connection, logged)
+
+
+def _store_object(
+    connection: sqlite3.Connection, key: ObjectKey, body: str, *, removed: bool
+) -> None:
+    if removed:
+        connection.execute(
+            "DELETE FROM objects WHERE kind = ? AND namespace = ? AND name = ?",
+            (key.kind, key.namespace, key.name),
+        )
+    else:
+        connection.execute(
+            "INSERT OR REPLACE INTO objects (kind, namespace, name, body) VALUES (?, ?, ?, ?)",
+            (key.kind, key.namespace, key.name, body),
+        )
 
 
 class SqliteStore:
@@ -193,6 +256,21 @@ class SqliteStore:
         result = self._write_outcome(key, decide)
         return None if result.event == "DELETED" else result.object
 
+    def delete_collection(self, kind: str, namespace: str = "", *, label_selector: str = "") -> int:
+        collection = _collection_key(self._kinds, kind, namespace)
+        selection = Selection.parse(namespace, label_selector, "")
+        with self._batch() as batch:
+            rows = batch.connection.execute(
+                "SELECT body FROM objects WHERE kind = ? AND namespace = ? ORDER BY name",
+                (collection.kind, collection.namespace),
+            ).fetchall()
+            decoded = (json.loads(body) for (body,) in rows)
+            chosen = [obj for obj in decoded if selection.matches(obj)]
+            for current in chosen:
+                key = ObjectKey(kind, namespace, current["metadata"]["name"])
+                batch.record(key, current, deleted(key, current, batch.stamp(), ""))
+        return len(chosen)
+
     def compact(self) -> int:
         """Apply the history retention now; returns the compaction floor (a revision)."""
         connection = self._connections.current()
@@ -257,36 +335,23 @@ class SqliteStore:
         return self._write_outcome(key, decide).object
 
     def _write_outcome(self, key: ObjectKey, decide: Decision) -> Outcome:
+        with self._batch() as batch:
+            current = batch.current(key)
+            outcome = decide(current, batch.stamp())
+            batch.record(key, current, outcome)
+        return outcome
+
+    @contextmanager
+    def _batch(self) -> Iterator[_WriteBatch]:
+        """One write transaction; at its end, the head moves past what was recorded and
+        history is compacted (once, however many objects were written)."""
         connection = self._connections.current()
         with writing(connection, self._path):
             head, floor = connection.execute("SELECT revision, compacted FROM meta").fetchone()
-            row = connection.execute(
-                "SELECT body FROM objects WHERE kind = ? AND namespace = ? AND name = ?",
-                (key.kind, key.namespace, key.name),
-            ).fetchone()
-            current = json.loads(row[0]) if row else None
-            now = self._clock()
-            outcome = decide(current, Stamp.at(head + 1, now))
-            if outcome.event is None:
-                return outcome
-            body = _encode(key, outcome.object)
-            self._store_object(connection, key, body, removed=outcome.event == "DELETED")
-            append_event(connection, LoggedEvent(head + 1, key, outcome.event, body, current, now))
-            floor = compact_history(connection, head + 1, floor, self._options, now)
-            connection.execute("UPDATE meta SET revision = ?, compacted = ?", (head + 1, floor))
-        return outcome
-
-    @staticmethod
-    def _store_object(
-        connection: sqlite3.Connection, key: ObjectKey, body: str, *, removed: bool
-    ) -> None:
-        if removed:
-            connection.execute(
-                "DELETE FROM objects WHERE kind = ? AND namespace = ? AND name = ?",
-                (key.kind, key.namespace, key.name),
-            )
-        else:
-            connection.execute(
-                "INSERT OR REPLACE INTO objects (kind, namespace, name, body) VALUES (?, ?, ?, ?)",
-                (key.kind, key.namespace, key.name, body),
-            )
+            batch = _WriteBatch(connection, head, self._clock())
+            yield batch
+            if batch.head != head:
+                floor = compact_history(connection, batch.head, floor, self._options, batch.now)
+                connection.execute(
+                    "UPDATE meta SET revision = ?, compacted = ?", (batch.head, floor)
+                )

@@ -29,18 +29,21 @@ class LoggedEvent:
     body: str
     previous: Mapping[str, Any] | None
     created: float
+    labels: Mapping[str, str]  # the written object's
 
 
 def append_event(connection: sqlite3.Connection, event: LoggedEvent) -> None:
-    """Record a write; ``previous`` labels let label-selected watches see objects leave."""
+    """Record a write; ``previous`` labels let label-selected watches see objects leave, and
+    the written object's ``labels`` let them skip the body of an event they cannot report."""
     previous_labels = (
         json.dumps((event.previous.get("metadata") or {}).get("labels") or {})
         if event.previous is not None
         else None
     )
     connection.execute(
-        "INSERT INTO events (revision, kind, namespace, name, type, body, previous_labels, created)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO events"
+        " (revision, kind, namespace, name, type, body, previous_labels, created, labels)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             event.revision,
             event.key.kind,
@@ -50,6 +53,7 @@ def append_event(connection: sqlite3.Connection, event: LoggedEvent) -> None:
             event.body,
             previous_labels,
             event.created,
+            json.dumps(event.labels),
         ),
     )
 

@@ -42,10 +42,14 @@ _SCHEMA = (
         type TEXT NOT NULL,
         body TEXT NOT NULL,
         previous_labels TEXT,
-        created REAL NOT NULL
+        created REAL NOT NULL,
+        labels TEXT
     )""",
     "CREATE INDEX IF NOT EXISTS events_by_kind ON events (kind, revision)",
 )
+# The labels of the written object, so that a label-selected watch decodes only the bodies
+# of events it may report: the floaters of a store each watch their own plans among many.
+_ADDED_EVENT_COLUMNS = (("labels", "TEXT"),)
 
 
 def connect(path: Path, options: SqliteOptions) -> sqlite3.Connection:
@@ -62,12 +66,22 @@ def connect(path: Path, options: SqliteOptions) -> sqlite3.Connection:
     return connection
 
 
+def _add_missing_columns(connection: sqlite3.Connection) -> None:
+    """Columns added after version 1 without changing its meaning: rows written before
+    (or by an older program) leave them NULL and readers fall back to the body."""
+    present = {row[1] for row in connection.execute("PRAGMA table_info(events)")}
+    for column, declaration in _ADDED_EVENT_COLUMNS:
+        if column not in present:
+            connection.execute(f"ALTER TABLE events ADD COLUMN {column} {declaration}")
+
+
 def _create_schema(connection: sqlite3.Connection) -> int:
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("BEGIN IMMEDIATE")
     try:
         for statement in _SCHEMA:
             connection.execute(statement)
+        _add_missing_columns(connection)
         (version,) = connection.execute("SELECT schema_version FROM meta").fetchone()
         connection.execute("COMMIT")
     except BaseException:
