@@ -52,10 +52,19 @@ def address(
     kinds: KindRegistry, kind: str, name: str, namespace: str
 ) -> tuple[KindInfo, ObjectKey]:
     """The key of an object named by a request, checked against the kind's scope."""
-    info = kinds.info(kind)
-    key = ObjectKey(kind, namespace, name)
     if not name:
-        raise key.invalid("metadata.name", "Required value")
+        raise ObjectKey(kind, namespace, name).invalid("metadata.name", "Required value")
+    info, _ = collection_address(kinds, kind, namespace)
+    return info, ObjectKey(kind, namespace, name)
+
+
+def collection_address(
+    kinds: KindRegistry, kind: str, namespace: str
+) -> tuple[KindInfo, ObjectKey]:
+    """The (nameless) key of all objects of ``kind`` in ``namespace``, checked against the
+    kind's scope: a collection is in one namespace, or cluster-scoped."""
+    info = kinds.info(kind)
+    key = ObjectKey(kind, namespace, "")
     if info.namespaced and not namespace:
         raise key.invalid("metadata.namespace", f"Required value: {kind} is namespaced")
     if not info.namespaced and namespace:

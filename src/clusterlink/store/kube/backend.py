@@ -30,7 +30,7 @@ from clusterlink.store.kube.options import parse_kube_url
 from clusterlink.store.kube.resources import KubeResources
 from clusterlink.store.kube.transport import ApiSession
 from clusterlink.store.kube.watch import KubeWatch, WatchSettings
-from clusterlink.store.objects import ObjectKey, address, checked_key
+from clusterlink.store.objects import ObjectKey, address, checked_key, collection_address
 from clusterlink.store.protocol import ObjectList
 from clusterlink.store.selection import Selection
 
@@ -218,12 +218,7 @@ class KubeStore:
 
     def delete_collection(self, kind: str, namespace: str = "", *, label_selector: str = "") -> int:
         """One DELETE on the collection URL: the server deletes (or marks) every match."""
-        info = self._kinds.info(kind)
-        key = ObjectKey(kind, namespace, "")
-        if info.namespaced and not namespace:
-            raise key.invalid("metadata.namespace", f"Required value: {kind} is namespaced")
-        if not info.namespaced and namespace:
-            raise key.invalid("metadata.namespace", f"must be empty: {kind} is cluster-scoped")
+        info, key = collection_address(self._kinds, kind, namespace)
         selection = Selection.parse(namespace, label_selector, "")
         request = self._session.client.prepare_request(
             "deletecollection",

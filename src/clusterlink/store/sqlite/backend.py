@@ -26,7 +26,7 @@ from clusterlink.store.errors import (
     UnavailableError,
 )
 from clusterlink.store.kinds import DEFAULT_KINDS, KindInfo, KindRegistry
-from clusterlink.store.objects import ObjectKey, address, checked_key
+from clusterlink.store.objects import ObjectKey, address, checked_key, collection_address
 from clusterlink.store.protocol import ObjectList
 from clusterlink.store.selection import Selection, labels_of
 from clusterlink.store.sqlite.changes import FileChanges
@@ -58,18 +58,6 @@ def _encode(key: ObjectKey, obj: Mapping[str, Any]) -> str:
         return json.dumps(obj, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise key.invalid("object", f"not representable as JSON: {exc}") from None
-
-
-def _collection_key(kinds: KindRegistry, kind: str, namespace: str) -> ObjectKey:
-    """The (nameless) key of a collection, checked against the kind's scope as
-    :func:`~clusterlink.store.objects.address` checks an object's."""
-    info = kinds.info(kind)
-    key = ObjectKey(kind, namespace, "")
-    if info.namespaced and not namespace:
-        raise key.invalid("metadata.namespace", f"Required value: {kind} is namespaced")
-    if not info.namespaced and namespace:
-        raise key.invalid("metadata.namespace", f"must be empty: {kind} is cluster-scoped")
-    return key
 
 
 class _WriteBatch:
@@ -257,7 +245,7 @@ class SqliteStore:
         return None if result.event == "DELETED" else result.object
 
     def delete_collection(self, kind: str, namespace: str = "", *, label_selector: str = "") -> int:
-        collection = _collection_key(self._kinds, kind, namespace)
+        _, collection = collection_address(self._kinds, kind, namespace)
         selection = Selection.parse(namespace, label_selector, "")
         with self._batch() as batch:
             rows = batch.connection.execute(
