@@ -212,9 +212,14 @@ class SqliteWatch:
         labels allow an event (rows from before the labels column have none): decoding
         every body was most of what the watches of a busy store cost."""
         previous = json.loads(previous_labels) if previous_labels is not None else None
-        if labels is not None and not self._selection.may_report(json.loads(labels), previous):
+        selection = self._selection
+        if (
+            labels is not None
+            and selection.labels.requirements
+            and not selection.may_report(json.loads(labels), previous)
+        ):
             return None
-        return self._selection.event(type_, json.loads(body), previous)
+        return selection.event(type_, json.loads(body), previous)
 
 
 def _start_revision(kind: str, resource_version: str) -> int | None:
