@@ -17,7 +17,7 @@ from clusterlink.dataplane.diff import compare_lines, reconcile
 from clusterlink.dataplane.netns import CommandResult
 from clusterlink.dataplane.plan import Plan, make_plan
 from clusterlink.dataplane.render import render
-from clusterlink.dataplane.state import ActualState, Address, Link, Tables, Vxlan
+from clusterlink.dataplane.state import ActualState, Address, Link, Tables, Vxlan, _tables
 
 REF = ObjectRef("NodeConfig", "n1")
 TOOLS = {family: ipt.Tools("nf_tables", "save", "restore") for family in (4, 6)}
@@ -437,3 +437,22 @@ def test_two_routes_for_one_destination_are_rejected_but_exact_repeats_are_not()
 )
 def test_networks_are_compared_in_the_kernels_spelling(text: str, canonical: str) -> None:
     assert e.canonical_network(text) == canonical
+
+
+def test_a_device_gone_between_the_reads_of_its_entries_has_none() -> None:
+    def done(*argv: str, stdout: str = "", stderr: str = "", code: int = 0) -> CommandResult:
+        return CommandResult(argv, code, stdout, stderr)
+
+    gone = 'Cannot find device "vx-bridge"\n'
+    fdb = "aa:bb:cc:dd:ee:ff dst 192.168.2.11 self permanent\n"
+    results = [
+        done("ip", "route"),
+        done("ip", "-6", "route"),
+        done("bridge", "fdb", stdout=fdb),  # read while the device still existed
+        done("ip", "neigh", stderr=gone, code=1),  # deleted just before this read
+    ]
+
+    tables = _tables(["vx-bridge"], results)
+
+    assert "vx-bridge" not in tables.fdb
+    assert "vx-bridge" not in tables.neigh

@@ -150,8 +150,10 @@ def _tables(names: list[str], results: list[CommandResult]) -> Tables:
     fdb: dict[str, frozenset[str]] = {}
     neigh: dict[str, frozenset[str]] = {}
     for name, fdb_out, neigh_out in zip(names, per_device[0::2], per_device[1::2], strict=True):
-        if "Cannot find device" in fdb_out.stderr:
-            continue  # the device does not exist: it has no entries
+        if any("Cannot find device" in out.stderr for out in (fdb_out, neigh_out)):
+            # Gone, before or between the two reads (a teardown racing this read): its
+            # entries went with it.
+            continue
         fdb[name] = e.show_lines(_required(fdb_out))
         neigh[name] = e.show_lines(_required(neigh_out))
     return Tables(
