@@ -29,7 +29,7 @@ from clusterlink.store.kinds import DEFAULT_KINDS, KindInfo, KindRegistry
 from clusterlink.store.objects import ObjectKey, address, checked_key, collection_address
 from clusterlink.store.protocol import ObjectList
 from clusterlink.store.selection import Selection, labels_of
-from clusterlink.store.sqlite.changes import FileChanges
+from clusterlink.store.sqlite.changes import FileChanges, announce_writes, kinds_directory
 from clusterlink.store.sqlite.connections import ThreadConnections
 from clusterlink.store.sqlite.history import LoggedEvent, append_event, compact_history
 from clusterlink.store.sqlite.options import SqliteOptions
@@ -68,6 +68,7 @@ class _WriteBatch:
         self.connection = connection
         self.head = head
         self.now = now
+        self.kinds: set[str] = set()  # the kinds of the recorded changes
 
     def stamp(self) -> Stamp:
         """What the next recorded change will be stamped with."""
@@ -86,6 +87,7 @@ class _WriteBatch:
         if outcome.event is None:
             return
         self.head += 1
+        self.kinds.add(key.kind)
         body = _encode(key, outcome.object)
         _store_object(self.connection, key, body, removed=outcome.event == "DELETED")
         logged = LoggedEvent(
@@ -129,6 +131,7 @@ class SqliteStore:
         self._connections = ThreadConnections(path, self._options)
         self._watches: weakref.WeakSet[SqliteWatch] = weakref.WeakSet()
         self._changes = FileChanges(path)
+        self._kinds_directory = kinds_directory(path)
         initialize(self._connections.current(), path, self._options)
 
     @property
@@ -332,7 +335,8 @@ class SqliteStore:
     @contextmanager
     def _batch(self) -> Iterator[_WriteBatch]:
         """One write transaction; at its end, the head moves past what was recorded and
-        history is compacted (once, however many objects were written)."""
+        history is compacted (once, however many objects were written). Once committed, the
+        watches of the kinds written are woken (:mod:`.changes`)."""
         connection = self._connections.current()
         with writing(connection, self._path):
             head, floor = connection.execute("SELECT revision, compacted FROM meta").fetchone()
@@ -343,3 +347,4 @@ class SqliteStore:
                 connection.execute(
                     "UPDATE meta SET revision = ?, compacted = ?", (batch.head, floor)
                 )
+        announce_writes(self._kinds_directory, batch.kinds)

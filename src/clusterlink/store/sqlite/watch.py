@@ -6,7 +6,7 @@ when idle, moves its own position up to the head: an idle watch never falls behi
 floor because of other kinds' writes. Writers in other processes may crash at any time;
 their uncommitted transactions are invisible here and the next poll simply continues.
 
-An idle watch sleeps until the database files are written (:mod:`.changes`), then polls,
+An idle watch sleeps until its kind is written (:mod:`.changes`), then polls,
 and polls once more ``poll_interval`` later: the write that woke it may belong to a commit
 that becomes visible only an instant after it.
 """
@@ -95,7 +95,7 @@ class SqliteWatch:
             if self._stopped.is_set() or remaining <= 0:
                 self._close()
                 raise StopIteration
-            seen = self._changes.writes() if self._changes is not None else 0
+            seen = self._changes.writes(self._kind) if self._changes is not None else 0
             try:
                 self._fill()
             except BaseException:
@@ -121,8 +121,8 @@ class SqliteWatch:
         interval = (
             self._options.poll_interval if self._recheck else self._options.idle_poll_interval
         )
-        changes.wait_for_write(seen, min(interval, remaining), self._stopped.is_set)
-        self._recheck = changes.writes() != seen
+        changes.wait_for_write(self._kind, seen, min(interval, remaining), self._stopped.is_set)
+        self._recheck = changes.writes(self._kind) != seen
         if self._recheck:  # at most one poll per poll interval, however busy the store is
             pause = self._polled_at + self._options.poll_interval - time.monotonic()
             if pause > 0:
