@@ -29,7 +29,7 @@ from clusterlink.store.kinds import DEFAULT_KINDS, KindInfo, KindRegistry
 from clusterlink.store.objects import ObjectKey, address, checked_key, collection_address
 from clusterlink.store.protocol import ObjectList
 from clusterlink.store.selection import Selection, labels_of
-from clusterlink.store.sqlite.changes import FileChanges, announce_writes, kinds_directory
+from clusterlink.store.sqlite.changes import FileChanges, announce_writes
 from clusterlink.store.sqlite.connections import ThreadConnections
 from clusterlink.store.sqlite.history import LoggedEvent, append_event, compact_history
 from clusterlink.store.sqlite.options import SqliteOptions
@@ -131,7 +131,6 @@ class SqliteStore:
         self._connections = ThreadConnections(path, self._options)
         self._watches: weakref.WeakSet[SqliteWatch] = weakref.WeakSet()
         self._changes = FileChanges(path)
-        self._kinds_directory = kinds_directory(path)
         initialize(self._connections.current(), path, self._options)
 
     @property
@@ -347,4 +346,4 @@ class SqliteStore:
                 connection.execute(
                     "UPDATE meta SET revision = ?, compacted = ?", (batch.head, floor)
                 )
-        announce_writes(self._kinds_directory, batch.kinds)
+        announce_writes(self._changes.directory, batch.kinds)

@@ -73,6 +73,11 @@ class FileChanges:
         self._closed = threading.Event()
 
     @property
+    def directory(self) -> Path:
+        """Where this database's writers touch their kinds' files (:func:`announce_writes`)."""
+        return self._directory
+
+    @property
     def available(self) -> bool:
         """False once inotify turned out to be unusable here: watches must poll."""
         self._start()
