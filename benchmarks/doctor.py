@@ -8,7 +8,9 @@ and one in pod network), waits until every floater registered, runs the doctor o
 warm up (first plans of freshly started processes), then times ``--repeat`` complete
 ``kosmosctl dr --host-network`` runs (every ordered pair of nodes in different clusters,
 pod and host network, IPv4 and IPv6, ping + TCP + HTTP, with the doctor's default
-``--count``, which each line reports): find, plan, probe, collect, judge, clean up. Lab
+``--count``, which each line reports): find, plan, probe, collect, judge, clean up. The
+runs start a second apart, so each finds the floaters idle as a user's run does (a
+floater polls its store once more 0.25 s after the previous run's cleanup woke it). Lab
 bring-up is never timed, and both sizes are measured the same way. It does the same with
 twice the nodes (twice the floaters) and prints one JSON line per case, ``doctor-3x3`` and
 ``doctor-3x6``; ``seconds`` is the median run, the second line carries ``ratio`` (target
@@ -54,6 +56,7 @@ from clusterlink.store import open_store
 STATE_ROOT = Path("/var/run/clusterlink-lab")
 NAMESPACE = "kosmos-system"
 REGISTRATION_WAIT = 120.0
+SETTLE = 1.0  # seconds between runs: a floater polls once more 0.25 s after a write
 PLAN_LINE = re.compile(r"plan (?P<run>[a-z0-9]+): \d+ probe\(s\) in (?P<seconds>[\d.]+) s")
 
 
@@ -170,7 +173,10 @@ def measure(name: str, clusters: int, nodes: int, count: int, repeat: int) -> di
     try:
         request = _request(name, count)
         run_doctor(request)  # warm-up, not timed
-        runs = [timed_run(name, request) for _ in range(repeat)]
+        runs = []
+        for _ in range(repeat):
+            time.sleep(SETTLE)  # floaters idle, as a user's run finds them
+            runs.append(timed_run(name, request))
         median = sorted(runs, key=lambda r: r.seconds)[len(runs) // 2]
         plan = slowest_plan(name, median.run.matrix.run)
     finally:

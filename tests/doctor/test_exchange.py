@@ -51,6 +51,14 @@ class Spying:
             raise self._failing["create"]
         return self.inner.create(obj)
 
+    def create_many(self, objs: list[dict[str, Any]]) -> tuple[dict[str, Any], ...]:
+        self.calls.append(("create_many", ",".join(o["metadata"]["name"] for o in objs)))
+        if self._barrier is not None:
+            self._barrier.wait(WAIT_SECONDS)
+        if "create" in self._failing:
+            raise self._failing["create"]
+        return self.inner.create_many(objs)
+
     def delete(self, kind: str, name: str, namespace: str = "", **options: Any) -> Any:
         self.calls.append(("delete", name))
         return self.inner.delete(kind, name, namespace, **options)
@@ -89,7 +97,7 @@ def _names(store: ObjectStore) -> list[str]:
     return [d["metadata"]["name"] for d in listed.items]
 
 
-def test_plans_go_to_every_store_at_once_each_stores_in_order(
+def test_plans_go_to_every_store_at_once_each_stores_in_one_write(
     stores: list[ObjectStore],
 ) -> None:
     barrier = threading.Barrier(len(stores))
@@ -102,7 +110,7 @@ def test_plans_go_to_every_store_at_once_each_stores_in_order(
 
     for i, spy in enumerate(spies):
         expected = [plan_name("run1", f.name) for f in floaters[i]]
-        assert spy.calls == [("create", name) for name in expected]
+        assert spy.calls == [("create_many", ",".join(expected))]
         assert _names(stores[i]) == expected
 
 
@@ -113,6 +121,18 @@ def test_publishing_again_replaces_the_plans(stores: list[ObjectStore]) -> None:
     publish_plans(_matrix("run1", [floater]), {"f0": stores[0]}, NAMESPACE)
 
     assert _names(stores[0]) == [plan_name("run1", "f0")]
+
+
+def test_plans_already_there_are_replaced_and_the_others_created(
+    stores: list[ObjectStore],
+) -> None:
+    first, second = _floater("f0"), _floater("f1")
+    store_of = {"f0": stores[0], "f1": stores[0]}
+    publish_plans(_matrix("run1", [first]), store_of, NAMESPACE)
+
+    publish_plans(_matrix("run1", [first, second]), store_of, NAMESPACE)
+
+    assert _names(stores[0]) == [plan_name("run1", "f0"), plan_name("run1", "f1")]
 
 
 def test_a_store_failing_to_take_a_plan_fails_the_publication(

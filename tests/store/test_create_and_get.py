@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from clusterlink.store import AlreadyExistsError, InvalidError, NotFoundError, ObjectStore
@@ -118,3 +120,51 @@ def test_a_namespaced_kind_without_namespace_is_rejected(store: ObjectStore) -> 
 def test_unknown_kinds_are_rejected_listing_the_known_ones(store: ObjectStore) -> None:
     with pytest.raises(InvalidError, match="NodeConfig"):
         store.create({"apiVersion": "v1", "kind": "Gadget", "metadata": {"name": "g"}})
+
+
+def test_create_many_creates_each_object_in_order(store: ObjectStore) -> None:
+    stored = store.create_many([config_map("first", {}), cluster("cluster-a")])
+
+    assert [o["metadata"]["name"] for o in stored] == ["first", "cluster-a"]
+    assert all(o["metadata"]["uid"] and o["metadata"]["generation"] == 1 for o in stored)
+    versions = [int(o["metadata"]["resourceVersion"]) for o in stored]
+    assert versions == sorted(set(versions))
+    assert store.get("ConfigMap", "first", "kosmos-system") == stored[0]
+    assert store.get("Cluster", "cluster-a") == stored[1]
+
+
+def test_create_many_of_nothing_creates_nothing(store: ObjectStore) -> None:
+    revision = store.list("ConfigMap").resource_version
+
+    assert store.create_many([]) == ()
+    assert store.list("ConfigMap").resource_version == revision
+
+
+def test_create_many_fails_on_an_existing_object(store: ObjectStore) -> None:
+    store.create(config_map("taken", {}))
+
+    with pytest.raises(AlreadyExistsError) as raised:
+        store.create_many([config_map("taken", {"new": "yes"})])
+
+    assert (raised.value.kind, raised.value.name) == ("ConfigMap", "taken")
+    assert store.get("ConfigMap", "taken", "kosmos-system")["data"] == {}
+
+
+def _stamped(name: str) -> dict[str, Any]:
+    """A ConfigMap that carries a resourceVersion, which no object to create may."""
+    document = config_map(name, {})
+    document["metadata"]["resourceVersion"] = "7"
+    return document
+
+
+@pytest.mark.kube_differs("the API creates objects one request each")
+@pytest.mark.parametrize(
+    "bad", [config_map("taken", {}), _stamped("stamped")], ids=["exists", "invalid"]
+)
+def test_create_many_creates_none_when_one_fails(store: ObjectStore, bad: dict[str, Any]) -> None:
+    store.create(config_map("taken", {}))
+
+    with pytest.raises((AlreadyExistsError, InvalidError)):
+        store.create_many([config_map("before", {}), bad, config_map("after", {})])
+
+    assert [o["metadata"]["name"] for o in store.list("ConfigMap").items] == ["taken"]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from clusterlink.store.sqlite import SqliteOptions, SqliteStore, changes
+from clusterlink.store.sqlite import SqliteOptions, SqliteStore, backend, changes
 from clusterlink.store.sqlite.watch import SqliteWatch
 
 from . import workers
@@ -122,6 +122,31 @@ def test_writes_of_other_kinds_do_not_wake_a_watch(tmp_path: Path, polls: list[i
             renewals.join()
 
         assert len(polls) <= 3  # each renewal would have woken it, polling twice
+    finally:
+        store.close()
+
+
+def test_objects_created_together_are_announced_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    announced: list[set[str]] = []
+    original = backend.announce_writes
+    monkeypatch.setattr(
+        backend,
+        "announce_writes",
+        lambda directory, kinds: (announced.append(set(kinds)), original(directory, kinds)),
+    )
+    store = SqliteStore(tmp_path / "a.db", SqliteOptions(poll_interval=1.0))
+    try:
+        start = store.list("ConfigMap").resource_version
+        with store.watch("ConfigMap", resource_version=start, timeout_seconds=5.0) as watch:
+            store.create_many([config_map(f"cm{index}", {}) for index in range(10)])
+            events = take(watch, 10)
+
+        # one commit wakes the watches of the kind once, and they find all ten objects;
+        # a commit each woke every floater of a cluster once per plan the doctor wrote
+        assert announced == [{"ConfigMap"}]
+        assert summary(events) == [("ADDED", f"cm{index}") for index in range(10)]
     finally:
         store.close()
 

@@ -117,10 +117,13 @@ def _on_each(work: Callable[[_T], None], items: Sequence[_T]) -> None:
 def publish_plans(matrix: Matrix, store_of: Mapping[str, ObjectStore], namespace: str) -> None:
     """Write each source floater's plan next to its registration.
 
-    The stores are written in parallel, each store's plans one after the other: clusters are
-    independent, and on real ones every write is an API round trip, so the time is that of
-    the busiest cluster rather than the sum over all. A failure is raised once every store
-    is done, as the first failing store's exception."""
+    The stores are written in parallel: clusters are independent, and on real ones every
+    write is an API round trip, so the time is that of the busiest cluster rather than the
+    sum over all. Each store gets its plans in one :meth:`~ObjectStore.create_many`: on the
+    embedded store that is one commit, so every floater of the cluster wakes once and finds
+    its plan, where a commit per plan woke them all once per plan and the floaters' watches,
+    which poll at most once per poll interval, found the later plans only that much later.
+    A failure is raised once every store is done, as the first failing store's exception."""
     by_store: dict[int, tuple[ObjectStore, list[dict[str, Any]]]] = {}
     for source, plan in matrix.plans:
         store = store_of[source.name]
@@ -128,6 +131,11 @@ def publish_plans(matrix: Matrix, store_of: Mapping[str, ObjectStore], namespace
 
     def publish(job: tuple[ObjectStore, list[dict[str, Any]]]) -> None:
         store, documents = job
+        try:
+            store.create_many(documents)
+            return
+        except AlreadyExistsError:
+            pass  # a plan of this run is there already (published again): one at a time
         for document in documents:
             try:
                 store.create(document)

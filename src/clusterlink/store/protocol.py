@@ -13,7 +13,7 @@ an empty one writes unconditionally, and a write that changes nothing is not a w
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal, Protocol, Self
@@ -113,6 +113,16 @@ class ObjectStore(Protocol):
     def create(self, obj: Mapping[str, Any]) -> dict[str, Any]:
         """Store a new object; sets ``uid``, ``creationTimestamp``, ``generation`` (1) and
         ``resourceVersion``. Raises :class:`~.errors.AlreadyExistsError`."""
+        ...
+
+    def create_many(self, objs: Sequence[Mapping[str, Any]]) -> tuple[dict[str, Any], ...]:
+        """:meth:`create` each object, in order; the stored objects in the same order.
+
+        The embedded store writes them in one transaction: its watchers wake once and find
+        them all, instead of once per object, and when one fails (for instance
+        :class:`~.errors.AlreadyExistsError`) none is created. The Kubernetes API has no
+        such request, so there each is its own create and those before a failure stay:
+        callers must not rely on all or nothing."""
         ...
 
     def update(self, obj: Mapping[str, Any]) -> dict[str, Any]:

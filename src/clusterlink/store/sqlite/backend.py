@@ -14,7 +14,7 @@ import sqlite3
 import time
 import uuid
 import weakref
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -202,20 +202,34 @@ class SqliteStore:
     # --- writes ------------------------------------------------------------------------
 
     def create(self, obj: Mapping[str, Any]) -> dict[str, Any]:
+        return self.create_many([obj])[0]
+
+    def create_many(self, objs: Sequence[Mapping[str, Any]]) -> tuple[dict[str, Any], ...]:
+        checked = [self._creatable(obj) for obj in objs]
+        if not checked:
+            return ()
+        stored = []
+        with self._batch() as batch:
+            for info, key, obj in checked:
+                if batch.current(key) is not None:
+                    raise AlreadyExistsError(
+                        f"{key} already exists",
+                        kind=key.kind,
+                        name=key.name,
+                        namespace=key.namespace,
+                    )
+                outcome = Outcome(created(info, obj, batch.stamp(), str(uuid.uuid4())), "ADDED")
+                batch.record(key, None, outcome)
+                stored.append(outcome.object)
+        return tuple(stored)
+
+    def _creatable(self, obj: Mapping[str, Any]) -> tuple[KindInfo, ObjectKey, Mapping[str, Any]]:
         info, key = checked_key(self._kinds, obj)
         if obj["metadata"].get("resourceVersion"):
             raise key.invalid(
                 "metadata.resourceVersion", "must not be set on objects to be created"
             )
-
-        def decide(current: dict[str, Any] | None, stamp: Stamp) -> Outcome:
-            if current is not None:
-                raise AlreadyExistsError(
-                    f"{key} already exists", kind=key.kind, name=key.name, namespace=key.namespace
-                )
-            return Outcome(created(info, obj, stamp, str(uuid.uuid4())), "ADDED")
-
-        return self._write(key, decide)
+        return info, key, obj
 
     def update(self, obj: Mapping[str, Any]) -> dict[str, Any]:
         return self._update(obj, "")
