@@ -205,12 +205,12 @@ class SqliteStore:
         return self.create_many([obj])[0]
 
     def create_many(self, objs: Sequence[Mapping[str, Any]]) -> tuple[dict[str, Any], ...]:
-        checked = [self._creatable(obj) for obj in objs]
-        if not checked:
+        keys = [self._creation_key(obj) for obj in objs]
+        if not keys:
             return ()
         stored = []
         with self._batch() as batch:
-            for info, key, obj in checked:
+            for obj, (info, key) in zip(objs, keys, strict=True):
                 if batch.current(key) is not None:
                     raise AlreadyExistsError(
                         f"{key} already exists",
@@ -223,13 +223,14 @@ class SqliteStore:
                 stored.append(outcome.object)
         return tuple(stored)
 
-    def _creatable(self, obj: Mapping[str, Any]) -> tuple[KindInfo, ObjectKey, Mapping[str, Any]]:
+    def _creation_key(self, obj: Mapping[str, Any]) -> tuple[KindInfo, ObjectKey]:
+        """The kind and key of an object to create; InvalidError for one that cannot be."""
         info, key = checked_key(self._kinds, obj)
         if obj["metadata"].get("resourceVersion"):
             raise key.invalid(
                 "metadata.resourceVersion", "must not be set on objects to be created"
             )
-        return info, key, obj
+        return info, key
 
     def update(self, obj: Mapping[str, Any]) -> dict[str, Any]:
         return self._update(obj, "")
