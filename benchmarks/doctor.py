@@ -9,7 +9,7 @@ warm up (first plans of freshly started processes), then times ``--repeat`` comp
 ``kosmosctl dr --host-network`` runs (every ordered pair of nodes in different clusters,
 pod and host network, IPv4 and IPv6, ping + TCP + HTTP, with the doctor's default
 ``--count``, which each line reports): find, plan, probe, collect, judge, clean up. The
-runs start a second apart, so each finds the floaters idle as a user's run does (a
+runs start ``SETTLE`` (1 s) apart, so each finds the floaters idle as a user's run does (a
 floater polls its store once more 0.25 s after the previous run's cleanup woke it). Lab
 bring-up is never timed, and both sizes are measured the same way. It does the same with
 twice the nodes (twice the floaters) and prints one JSON line per case, ``doctor-3x3`` and
@@ -56,7 +56,9 @@ from clusterlink.store import open_store
 STATE_ROOT = Path("/var/run/clusterlink-lab")
 NAMESPACE = "kosmos-system"
 REGISTRATION_WAIT = 120.0
-SETTLE = 1.0  # seconds between runs: a floater polls once more 0.25 s after a write
+# Seconds between runs: a floater woken by the previous run's cleanup polls once more a poll
+# interval later; after a few intervals it is idle, as a user's run finds it.
+SETTLE = 4 * lab_ops.FLOATER_POLL_INTERVAL
 PLAN_LINE = re.compile(r"plan (?P<run>[a-z0-9]+): \d+ probe\(s\) in (?P<seconds>[\d.]+) s")
 
 
