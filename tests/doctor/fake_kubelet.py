@@ -145,6 +145,8 @@ class FakeKubelet:
         self.errors: list[str] = []
         self._running: dict[tuple[str, str], _Running] = {}  # (daemon set uid, node)
         self._stopping = threading.Event()
+        self._passes = 0
+        self._passed = threading.Condition()
         self._thread = threading.Thread(target=self._loop, name="fake-kubelet", daemon=True)
 
     def __enter__(self) -> FakeKubelet:
@@ -164,7 +166,22 @@ class FakeKubelet:
                 self.reconcile()
             except StoreError as exc:
                 self.errors.append(str(exc))
+            with self._passed:
+                self._passes += 1
+                self._passed.notify_all()
             self._stopping.wait(POLL)
+
+    def settle(self, timeout: float = 10.0) -> None:
+        """Return once a whole pass has run since this call.
+
+        A DaemonSet deleted while a pass was creating its pods leaves those pods until the
+        next pass, as Kubernetes' garbage collector removes pods created for a DaemonSet
+        that is gone.
+        """
+        with self._passed:
+            after = self._passes + 2  # the pass under way may have begun before the call
+            if not self._passed.wait_for(lambda: self._passes >= after, timeout):
+                raise AssertionError(f"the fake kubelet finished no pass in {timeout} s")
 
     def reconcile(self) -> None:
         live: set[tuple[str, str]] = set()

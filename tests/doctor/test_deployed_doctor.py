@@ -241,6 +241,7 @@ def test_a_destination_that_forbids_writes_fails_and_the_source_is_cleaned_up(
     assert result.exit_code == 1
     assert f"destination cluster (--dst-kubeconfig {destination.kubeconfig})" in result.stderr
     assert "HTTP 403" in result.stderr
+    source.kubelet.settle()
     assert (source.snapshot(), destination.snapshot()) == before
 
 

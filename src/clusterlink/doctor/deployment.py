@@ -396,8 +396,10 @@ def remove(deployed: Deployed, options: DeployOptions, say: Say = _silent) -> No
     order = {kind: index for index, kind in enumerate(KIND_ORDER)}
     created = sorted(deployed.created, key=lambda i: order.get(i.kind, 0), reverse=True)
     try:
-        pods = _delete_daemon_sets(deployed, [i for i in created if i.kind == "DaemonSet"], say)
-        _wait_until_gone(deployed, pods, options, say)
+        selectors = _delete_daemon_sets(
+            deployed, [i for i in created if i.kind == "DaemonSet"], say
+        )
+        _wait_until_gone(deployed, selectors, options, say)
         for identity in created:
             if identity.kind != "DaemonSet" and member.target.delete(identity):
                 say(f"{member.spec.role}: {identity} deleted")
@@ -412,38 +414,51 @@ def remove(deployed: Deployed, options: DeployOptions, say: Say = _silent) -> No
         )
 
 
-def _delete_daemon_sets(deployed: Deployed, daemon_sets: Sequence[ObjectId], say: Say) -> set[str]:
-    """Delete them; the names of the pods they ran."""
+def _delete_daemon_sets(deployed: Deployed, daemon_sets: Sequence[ObjectId], say: Say) -> list[str]:
+    """Delete them; the label selectors of the pods they ran."""
     member = deployed.member
-    pods: set[str] = set()
+    selectors: list[str] = []
     for identity in daemon_sets:
         current = member.target.get(identity)
-        if current is not None:
-            pods |= {p["metadata"]["name"] for p in floater_pods(member, current)}
+        if current is not None and _selector(current):
+            selectors.append(_selector(current))
         if member.target.delete(identity):
             say(f"{member.spec.role}: {identity} deleted")
-    return pods
+    return selectors
 
 
-def _wait_until_gone(deployed: Deployed, pods: set[str], options: DeployOptions, say: Say) -> None:
-    """Until the pods are gone (each floater deletes its registration as it stops), then
-    the registrations of those that did not."""
-    member = deployed.member
+def _pod_names(member: Member, selectors: Sequence[str]) -> set[str]:
     namespace = member.spec.settings.namespace
+    return {
+        pod["metadata"]["name"]
+        for selector in selectors
+        for pod in member.store.list("Pod", namespace=namespace, label_selector=selector).items
+    }
+
+
+def _wait_until_gone(
+    deployed: Deployed, selectors: Sequence[str], options: DeployOptions, say: Say
+) -> None:
+    """Until no pod of the deleted DaemonSets is left (each floater deletes its registration
+    as it stops), then the registrations of those that did not.
+
+    Pods are looked up after the deletion, not remembered from before it: the DaemonSet
+    controller may still have been creating pods when the DaemonSet went.
+    """
+    member = deployed.member
     deadline = time.monotonic() + options.removal_wait
-    remaining = set(pods)
+    seen: set[str] = set()
+    remaining = _pod_names(member, selectors)
     while remaining:
-        listed = member.store.list("Pod", namespace=namespace).items
-        remaining &= {p["metadata"]["name"] for p in listed}
-        if not remaining:
-            break
+        seen |= remaining
         if time.monotonic() >= deadline:
             say(member.where(f"floater pods still stopping: {', '.join(sorted(remaining))}"))
             break
         time.sleep(options.poll)
-    for pod in sorted(pods):
+        remaining = _pod_names(member, selectors)
+    for pod in sorted(seen):
         with contextlib.suppress(NotFoundError):
-            member.store.delete("ConfigMap", registration_name(pod), namespace)
+            member.store.delete("ConfigMap", registration_name(pod), member.spec.settings.namespace)
 
 
 # --- all together -----------------------------------------------------------------------
