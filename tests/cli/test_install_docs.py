@@ -35,7 +35,9 @@ def command(path: str) -> click.Command:
     found: click.Command = main
     for word in path.split():
         assert isinstance(found, click.Group), f"{path}: {found.name} has no subcommands"
-        found = found.commands[word]
+        subcommand = found.get_command(click.Context(found), word)
+        assert subcommand is not None, f"{path}: {found.name} has no subcommand {word}"
+        found = subcommand
     return found
 
 

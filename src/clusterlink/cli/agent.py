@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from clusterlink.api.errors import InvalidDocumentError, InvalidObjectError, ObjectRef
 from clusterlink.api.models import NodeConfig, NodeConfigSpec
 from clusterlink.api.serialization import field_path, load_documents
+from clusterlink.cli.lazy_group import LazyGroup
 from clusterlink.dataplane import ConvergeResult, InvalidSpecError, converge, read_state
 from clusterlink.dataplane.netns import NamespaceError
 from clusterlink.dataplane.state import StateReadError
@@ -35,7 +36,7 @@ class InputError(click.ClickException):
     exit_code = EXIT_INVALID
 
 
-@click.group("agent")
+@click.group("agent", cls=LazyGroup, lazy={"run": "clusterlink.cli.agent_run:agent_run"})
 def agent() -> None:
     """The node agent's data plane: apply a NodeConfig once, or show the current state."""
 

@@ -19,6 +19,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import click
+
 from clusterlink.lab.state import ProcessRecord
 
 COMPONENTS_MODULE = "clusterlink.cli.components"
@@ -41,10 +43,13 @@ def available_components() -> frozenset[str]:
     and not every ``kosmosctl`` command.
     """
     try:
-        module = importlib.import_module(COMPONENTS_MODULE)
+        group = importlib.import_module(COMPONENTS_MODULE).main
+        context = click.Context(group)
+        return frozenset(
+            name for name in group.list_commands(context) if group.get_command(context, name)
+        )
     except Exception as exc:
         raise ComponentsError(f"cannot load {COMPONENTS_MODULE}: {exc!r}") from exc
-    return frozenset(module.main.commands)
 
 
 def process_start_time(pid: int) -> int | None:

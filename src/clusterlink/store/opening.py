@@ -9,7 +9,6 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from clusterlink.store.errors import InvalidError
-from clusterlink.store.kube.backend import KubeStore
 from clusterlink.store.protocol import ObjectStore
 from clusterlink.store.sqlite.backend import SqliteStore
 from clusterlink.store.sqlite.options import parse_sqlite_url
@@ -26,6 +25,9 @@ def open_store(url: str) -> ObjectStore:
         location = parse_sqlite_url(url)
         return SqliteStore(location.path, location.options)
     if scheme == "kube":
+        # Imported here: lightkube and httpx are a tenth of a second that sqlite users skip.
+        from clusterlink.store.kube.backend import KubeStore  # noqa: PLC0415
+
         return KubeStore(url)
     raise InvalidError(
         f"cannot open store {url!r}: unknown scheme {scheme!r}; supported: "
