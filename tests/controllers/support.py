@@ -11,14 +11,22 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from clusterlink.api.models import Cluster, ClusterNode
 from clusterlink.api.serialization import to_document
-from clusterlink.store import ObjectStore, UnavailableError, Watch, open_store
+from clusterlink.store import (
+    ConflictError,
+    NotFoundError,
+    ObjectStore,
+    UnavailableError,
+    Watch,
+    open_store,
+)
 
 T = TypeVar("T")
 WAIT_SECONDS = 15.0
+CONFLICT_RETRIES = 20
 
 
 def sqlite_store(directory: Path, name: str = "control") -> ObjectStore:
@@ -38,20 +46,33 @@ def eventually(check: Callable[[], T | None], timeout: float = WAIT_SECONDS) -> 
 
 
 def put(store: ObjectStore, obj: Cluster | ClusterNode) -> None:
-    """Create or replace an object, status included (as its controllers would write it)."""
+    """Create or replace an object, status included (as its controllers would write it).
+
+    A running network manager writes conditions into the same objects' status meanwhile, so
+    a replacement that loses the race to it is tried again and the status is merge-patched.
+    """
     document = to_document(obj)
     kind, name = document["kind"], document["metadata"]["name"]
     document["metadata"].pop("resourceVersion", None)
-    try:
-        current = store.get(kind, name)
-    except Exception:
-        current = None
-    if current is None:
-        stored = store.create(document)
+    for _ in range(CONFLICT_RETRIES):
+        try:
+            _create_or_replace(store, document)
+            break
+        except ConflictError:
+            continue
     else:
-        stored = store.update({**document, "metadata": current["metadata"]})
+        raise AssertionError(f"{kind} {name}: still conflicting after {CONFLICT_RETRIES} tries")
     if document.get("status"):
-        store.update_status({**stored, "status": document["status"]})
+        store.patch_status(kind, name, {"status": document["status"]})
+
+
+def _create_or_replace(store: ObjectStore, document: dict[str, Any]) -> None:
+    try:
+        current = store.get(document["kind"], document["metadata"]["name"])
+    except NotFoundError:
+        store.create(document)
+    else:
+        store.update({**document, "metadata": current["metadata"]})
 
 
 FAST_LEASE = ("--lease-duration", "1", "--renew-deadline", "0.6", "--retry-period", "0.1")
