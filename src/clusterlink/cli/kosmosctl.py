@@ -1,7 +1,7 @@
 """``kosmosctl`` (also the kubectl plugin ``kubectl-kosmos``): the user's command line.
 
-Subcommands are imported when used (:mod:`clusterlink.cli.lazy_group`), so a quick command
-such as ``kosmosctl dr`` starts without the lab, the installer and the others.
+Subcommands are imported when used (:mod:`clusterlink.cli.lazy_group`), so a command loads
+its own modules and not every other subcommand's.
 """
 
 from __future__ import annotations

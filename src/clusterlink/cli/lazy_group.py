@@ -1,9 +1,9 @@
 """A click group that imports a subcommand's module only when that subcommand is used.
 
-Importing every subcommand costs most of a quick command's run time: ``kosmosctl dr`` does
-not need the lab, the installer or the API models of ``apply``, and a lab starts a dozen
-component processes that each need one component. The group lists its subcommands by name
-and loads one when click resolves it (running it, or ``--help`` listing them all).
+Importing every subcommand costs most of a quick command's run time: ``kosmosctl
+--version`` or ``get`` need nothing of the installer, and a lab starts a dozen component
+processes that each run one component. The group lists its subcommands by name and loads
+one when click resolves it (running it, or ``--help`` listing them all).
 """
 
 from __future__ import annotations

@@ -420,8 +420,9 @@ def _delete_daemon_sets(deployed: Deployed, daemon_sets: Sequence[ObjectId], say
     selectors: list[str] = []
     for identity in daemon_sets:
         current = member.target.get(identity)
-        if current is not None and _selector(current):
-            selectors.append(_selector(current))
+        selector = _selector(current) if current is not None else ""
+        if selector:  # none would select every pod of the namespace
+            selectors.append(selector)
         if member.target.delete(identity):
             say(f"{member.spec.role}: {identity} deleted")
     return selectors
