@@ -29,6 +29,8 @@ import tempfile
 import time
 from collections.abc import Sequence
 
+from clusterlink.lab.state import STATE_DIR_ENV
+
 KOSMOSCTL = (sys.executable, "-c", "from clusterlink.cli.kosmosctl import main; main()")
 CLUSTERLINK = (sys.executable, "-m", "clusterlink.cli.components")
 COMMANDS: dict[str, tuple[str, ...]] = {
@@ -57,7 +59,7 @@ def measure_commands(runs: int) -> None:
 
 def measure_labs() -> None:
     with tempfile.TemporaryDirectory(prefix="startup-bench-") as state_dir:
-        env = {**os.environ, "CLUSTERLINK_LAB_STATE_DIR": state_dir}
+        env = {**os.environ, STATE_DIR_ENV: state_dir}
         for clusters, nodes in LAB_SIZES:
             name = f"su{secrets.token_hex(3)}"
             size = ("--clusters", str(clusters), "--nodes", str(nodes))
