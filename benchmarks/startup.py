@@ -29,16 +29,16 @@ import tempfile
 import time
 from collections.abc import Sequence
 
+from clusterlink.lab.processes import component_command
 from clusterlink.lab.state import STATE_DIR_ENV
 
 KOSMOSCTL = (sys.executable, "-c", "from clusterlink.cli.kosmosctl import main; main()")
-CLUSTERLINK = (sys.executable, "-m", "clusterlink.cli.components")
 COMMANDS: dict[str, tuple[str, ...]] = {
     "kosmosctl --version": (*KOSMOSCTL, "--version"),
     "kosmosctl get --help": (*KOSMOSCTL, "get", "--help"),
     "kosmosctl dr --help": (*KOSMOSCTL, "dr", "--help"),
-    "clusterlink floater --help": (*CLUSTERLINK, "floater", "--help"),
-    "clusterlink agent run --help": (*CLUSTERLINK, "agent", "run", "--help"),
+    "clusterlink floater --help": component_command("floater", "--help"),
+    "clusterlink agent run --help": component_command("agent", "run", "--help"),
 }
 LAB_SIZES = ((2, 2), (3, 3))
 
